@@ -1,0 +1,53 @@
+"""Input validation shared by models, transforms, mixers and metrics: errors name the argument and value."""
+
+from __future__ import annotations
+
+import torch
+
+FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def check_images(
+    images: torch.Tensor,
+    *,
+    name: str = "images",
+    ndims: tuple[int, ...] = (4,),
+    channels: tuple[int, ...] | int | None = None,
+    unit_range: bool = False,
+    allow_uint8: bool = False,
+) -> None:
+    """Raise TypeError/ValueError unless ``images`` is an image tensor of the expected rank, channels, dtype, range.
+
+    ``unit_range=True`` requires float values in [0, 1] (checked on the data, NaN rejected).
+    """
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(images).__name__}")
+    if images.ndim not in ndims:
+        want = " or ".join({3: "(C, H, W)", 4: "(N, C, H, W)"}.get(n, f"{n}-D") for n in ndims)
+        raise ValueError(f"{name} must have shape {want}, got shape {tuple(images.shape)}")
+    allowed = FLOAT_DTYPES + ((torch.uint8,) if allow_uint8 else ())
+    if images.dtype not in allowed:
+        raise TypeError(f"{name} must have dtype in {[str(d) for d in allowed]}, got {images.dtype}")
+    if channels is not None:
+        channels = (channels,) if isinstance(channels, int) else channels
+        c = images.shape[-3]
+        if c not in channels:
+            raise ValueError(f"{name} must have {' or '.join(map(str, channels))} channels, got {c} (shape {tuple(images.shape)})")
+    if unit_range and images.dtype.is_floating_point and images.numel():
+        lo, hi = images.amin().item(), images.amax().item()
+        if not (lo >= 0.0 and hi <= 1.0):  # also False for NaN
+            raise ValueError(f"{name} must be float in [0, 1], got values in [{lo:.4g}, {hi:.4g}]")
+
+
+def check_labels(labels: torch.Tensor, num_classes: int, *, name: str = "labels", n: int | None = None) -> None:
+    """Raise unless ``labels`` is a 1-D integer tensor with values in [0, num_classes) (and length ``n``)."""
+    if not isinstance(labels, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of class indices, got {type(labels).__name__}")
+    if labels.ndim != 1 or labels.dtype.is_floating_point or labels.dtype == torch.bool:
+        raise ValueError(f"{name} must be a 1-D integer tensor, got shape {tuple(labels.shape)} dtype {labels.dtype}")
+    if n is not None and labels.shape[0] != n:
+        raise ValueError(f"{name} has {labels.shape[0]} entries but there are {n} images")
+    if labels.numel():
+        lo, hi = int(labels.min()), int(labels.max())
+        if lo < 0 or hi >= num_classes:
+            raise ValueError(f"{name} must lie in [0, {num_classes}), got values in [{lo}, {hi}]")

@@ -1,0 +1,197 @@
+"""The sampler interface every generator implements, its config, and safetensors save/load.
+
+On disk a model is a directory holding ``config.json`` (family + config) and ``model.safetensors``.
+Nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from .._io import atomic_path, atomic_write_text
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+
+@runtime_checkable
+class ConditionalSampler(Protocol):
+    """Anything that draws labelled images: all consumers (transforms, mixers, FID) talk to this."""
+
+    num_classes: int
+    image_shape: tuple[int, int, int]
+
+    def sample(self, labels: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``labels`` (N,) int64 -> images (N, C, H, W) float in [0, 1] on the model's device, no grad."""
+        ...
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """Models that can vary a given image (the VAEs)."""
+
+    def vary(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor | None,
+        *,
+        scale: float = 1.0,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Encode, draw from the posterior with its spread times ``scale``, decode: (N, C, H, W) in [0, 1]."""
+        ...
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """Fields every model config has. Subclasses add their own (all JSON-serialisable)."""
+
+    num_classes: int = 10
+    image_shape: tuple[int, int, int] = (1, 28, 28)
+
+    def __post_init__(self) -> None:
+        self.image_shape = tuple(int(s) for s in self.image_shape)  # JSON gives lists
+        if len(self.image_shape) != 3 or min(self.image_shape) < 1:
+            raise ValueError(f"image_shape must be (C, H, W) with positive sizes, got {self.image_shape}")
+        if self.num_classes < 1:
+            raise ValueError(f"num_classes must be >= 1, got {self.num_classes}")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["image_shape"] = list(self.image_shape)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} field(s) {unknown}; known fields: {sorted(names)}")
+        return cls(**d)
+
+
+_FAMILIES: dict[str, type["GenerativeModel"]] = {}
+
+
+class GenerativeModel(nn.Module):
+    """Base class of the four generator families: config handling, device, save/load.
+
+    Subclasses set ``family`` and ``config_class`` and implement :meth:`sample` (and ``vary`` for VAEs).
+    ``training_only_prefixes`` names state-dict prefixes (e.g. a GAN's discriminator) that sampling
+    does not need; ``save_pretrained(..., inference_only=True)`` leaves them out.
+    """
+
+    family: ClassVar[str]
+    config_class: ClassVar[type[ModelConfig]] = ModelConfig
+    training_only_prefixes: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "family" in cls.__dict__:
+            _FAMILIES[cls.family] = cls
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        if not isinstance(config, self.config_class):
+            raise TypeError(f"{type(self).__name__} needs a {self.config_class.__name__}, got {type(config).__name__}")
+        self.config = config
+
+    @property
+    def num_classes(self) -> int:
+        return self.config.num_classes
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return self.config.image_shape
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def sample(self, labels: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        raise NotImplementedError
+
+    # ---- save / load -------------------------------------------------------------------------
+    def save_pretrained(
+        self, directory: str | os.PathLike, *, dtype: torch.dtype | None = None, inference_only: bool = False
+    ) -> Path:
+        """Write ``config.json`` and ``model.safetensors`` into ``directory`` atomically; return the directory.
+
+        ``dtype`` (e.g. ``torch.float16``) casts floating tensors for compact storage.
+        """
+        directory = Path(directory)
+        state = {}
+        for k, v in self.state_dict().items():
+            if inference_only and k.startswith(self.training_only_prefixes):
+                continue
+            v = v.detach().cpu()
+            if dtype is not None and v.is_floating_point():
+                v = v.to(dtype)
+            state[k] = v.contiguous()
+        with atomic_path(directory / WEIGHTS_NAME) as tmp:
+            save_file(state, str(tmp), metadata={"family": self.family})
+        atomic_write_text(directory / CONFIG_NAME, json.dumps({"family": self.family, "config": self.config.to_dict()}, indent=2))
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike, *, device: torch.device | str | None = None) -> "GenerativeModel":
+        """Rebuild a saved model exactly (weights cast back to float32). ``cls`` may be the base class."""
+        directory = Path(directory)
+        family, config = read_config(directory)
+        model_cls = family_class(family)
+        if cls is not GenerativeModel and not issubclass(model_cls, cls):
+            raise TypeError(f"{directory} holds a {family!r} model, not a {cls.__name__}")
+        model = model_cls(model_cls.config_class.from_dict(config))
+        model.load_weights(directory / WEIGHTS_NAME)
+        model.eval()
+        return model.to(device) if device is not None else model
+
+    def load_weights(self, path: str | os.PathLike) -> None:
+        """Load a safetensors file into this model; any mismatch raises ValueError naming the tensor."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"weights file not found: {path}")
+        try:
+            state = load_file(str(path))
+        except (SafetensorError, OSError, ValueError) as e:
+            raise ValueError(f"cannot read weights file {path} (corrupt or not safetensors): {e}") from e
+        own = self.state_dict()
+        missing = [k for k in own if k not in state and not k.startswith(self.training_only_prefixes)]
+        unexpected = [k for k in state if k not in own]
+        if missing or unexpected:
+            raise ValueError(f"weights {path} do not fit {type(self).__name__}: missing tensors {missing[:5]}, unexpected tensors {unexpected[:5]}")
+        for k, v in state.items():
+            if v.shape != own[k].shape:
+                raise ValueError(f"weights {path}: tensor {k!r} has shape {tuple(v.shape)} but the config needs {tuple(own[k].shape)}")
+        with torch.no_grad():
+            for k, v in state.items():
+                own[k].copy_(v.to(own[k].dtype))
+
+
+def family_class(family: str) -> type[GenerativeModel]:
+    """The model class registered under ``family`` ("cdcvae", "cdcgan", "classvae", "dvae")."""
+    try:
+        return _FAMILIES[family]
+    except KeyError:
+        raise ValueError(f"unknown model family {family!r}; known: {sorted(_FAMILIES)}") from None
+
+
+def read_config(directory: str | os.PathLike) -> tuple[str, dict[str, Any]]:
+    """Return ``(family, config dict)`` from a saved model directory."""
+    path = Path(directory) / CONFIG_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"no {CONFIG_NAME} in {directory}: not a saved learnedaug model")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return data["family"], data["config"]
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise ValueError(f"{path} is not a valid learnedaug model config: {e}") from e
