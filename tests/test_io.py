@@ -1,0 +1,22 @@
+import pytest
+
+from learnedaug._io import atomic_path, atomic_write_text
+
+
+def test_atomic_write_replaces_and_leaves_no_temp(tmp_path):
+    target = tmp_path / "sub" / "f.txt"
+    atomic_write_text(target, "one")
+    atomic_write_text(target, "two")
+    assert target.read_text() == "two"
+    assert [p.name for p in target.parent.iterdir()] == ["f.txt"]
+
+
+def test_failure_keeps_old_file_and_removes_temp(tmp_path):
+    target = tmp_path / "f.bin"
+    target.write_bytes(b"good")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(b"half")
+            raise RuntimeError("interrupted")
+    assert target.read_bytes() == b"good"
+    assert [p.name for p in tmp_path.iterdir()] == ["f.bin"]
