@@ -1,0 +1,34 @@
+"""Pretrained model zoo: cards, hash-verified downloads, a local cache, offline mode and mirrors.
+
+    >>> import learnedaug.zoo as zoo
+    >>> zoo.list_models("cdcvae-*")
+    >>> model = zoo.load("cdcvae-mnist-per-class-5", device="cuda")
+"""
+
+from .cards import CardError, ModelCard, TrainingData
+from .cli import add_arguments, run
+from .download import ChecksumError, DownloadError, cache_dir, download_file, file_sha256, is_offline
+from .registry import all_cards, build, card_dirs, get_card, list_models, load, make_card, weights_dirs, weights_path
+
+__all__ = [
+    "CardError",
+    "ChecksumError",
+    "DownloadError",
+    "ModelCard",
+    "TrainingData",
+    "add_arguments",
+    "all_cards",
+    "build",
+    "cache_dir",
+    "card_dirs",
+    "download_file",
+    "file_sha256",
+    "get_card",
+    "is_offline",
+    "list_models",
+    "load",
+    "make_card",
+    "run",
+    "weights_dirs",
+    "weights_path",
+]
