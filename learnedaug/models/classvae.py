@@ -1,0 +1,145 @@
+"""ClassVAE: one small convolutional VAE per class (Garay-Maestre et al., *Data Augmentation via VAEs*).
+
+Layout of seed 001, Table 1 (the Keras deconvolutional VAE), per class, with ``f`` filters and ``fc`` hidden units:
+
+    encoder  Conv(C, 2x2, same) -> Conv(f, 2x2, stride 2) -> Conv(f, 3x3) -> Conv(f, 3x3) -> FC(fc) -> FC(LS) mean,
+             FC(LS) log-variance                                           (ReLU after every hidden layer)
+    decoder  FC(fc) -> FC(f * H/2 * W/2) -> reshape -> ConvT(f, 3x3) -> ConvT(f, 3x3) -> ConvT(f, 3x3, stride 2,
+             valid: H/2 -> H+1) -> Conv(C, 2x2, valid: H+1 -> H) -> sigmoid
+
+The K class VAEs are stored stacked (every parameter has a leading class dimension) and run together: a batch is
+bucketed by label, padded to the largest bucket, pushed through grouped convolutions / batched matmuls for the
+classes present, and scattered back to input order. One pass for a mixed batch, no loop over classes or images.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+import torch.nn.functional as F
+
+from .base import ModelConfig
+from .nets import (
+    StackedConv2d,
+    StackedConvTranspose2d,
+    StackedLinear,
+    VariationalModel,
+    check_divisible,
+    check_positive,
+)
+
+
+@dataclasses.dataclass
+class ClassVAEConfig(ModelConfig):
+    """``latent_dim`` 3 (the paper's best for MNIST; 2-8 studied), ``fc_dim`` 128, ``filters`` 64."""
+
+    latent_dim: int = 3
+    fc_dim: int = 128
+    filters: int = 64
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_positive(latent_dim=self.latent_dim, fc_dim=self.fc_dim, filters=self.filters)
+        check_divisible(self.image_shape, 2, "ClassVAE")
+
+
+class Buckets:
+    """Route a batch by label: (N, ...) in input order <-> (K', M, ...) with one row per class present.
+
+    ``classes`` (K',) are the sorted labels present, ``M`` the largest class count; padding slots hold zeros.
+    """
+
+    def __init__(self, labels: torch.Tensor) -> None:
+        classes, inverse, counts = torch.unique(labels, sorted=True, return_inverse=True, return_counts=True)
+        order = torch.argsort(inverse, stable=True)
+        starts = torch.cumsum(counts, 0) - counts
+        position = torch.empty_like(inverse)
+        position[order] = torch.arange(labels.shape[0], device=labels.device) - starts[inverse[order]]
+        self.classes = classes
+        self.size = int(counts.max()) if labels.numel() else 0
+        self.slot = inverse * self.size + position  # flat index of each sample in the (K' * M) layout
+
+    def pack(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, ...) -> (K', M, ...), zero-padded."""
+        out = x.new_zeros((self.classes.shape[0] * self.size, *x.shape[1:]))
+        out[self.slot] = x
+        return out.view(self.classes.shape[0], self.size, *x.shape[1:])
+
+    def unpack(self, x: torch.Tensor) -> torch.Tensor:
+        """(K', M, ...) -> (N, ...) in input order."""
+        return x.reshape(-1, *x.shape[2:])[self.slot]
+
+
+class ClassVAE(VariationalModel):
+    """K independent per-class VAEs run as one batched model; ``sample``/``vary`` need labels (they pick the VAE)."""
+
+    family = "classvae"
+    config_class = ClassVAEConfig
+    config: ClassVAEConfig
+
+    def __init__(self, config: ClassVAEConfig) -> None:
+        super().__init__(config)
+        k, (c, h, w), f = config.num_classes, config.image_shape, config.filters
+        self.latent_dim = config.latent_dim
+        self.hidden_shape = (f, h // 2, w // 2)
+        flat = f * (h // 2) * (w // 2)
+        self.enc_conv1 = StackedConv2d(k, c, c, 2)
+        self.enc_conv2 = StackedConv2d(k, c, f, 2, stride=2)
+        self.enc_conv3 = StackedConv2d(k, f, f, 3, padding=1)
+        self.enc_conv4 = StackedConv2d(k, f, f, 3, padding=1)
+        self.enc_fc = StackedLinear(k, flat, config.fc_dim)
+        self.enc_mean = StackedLinear(k, config.fc_dim, config.latent_dim)
+        self.enc_logvar = StackedLinear(k, config.fc_dim, config.latent_dim)
+        self.dec_fc1 = StackedLinear(k, config.latent_dim, config.fc_dim)
+        self.dec_fc2 = StackedLinear(k, config.fc_dim, flat)
+        self.dec_deconv1 = StackedConvTranspose2d(k, f, f, 3, padding=1)
+        self.dec_deconv2 = StackedConvTranspose2d(k, f, f, 3, padding=1)
+        self.dec_deconv3 = StackedConvTranspose2d(k, f, f, 3, stride=2)
+        self.dec_out = StackedConv2d(k, f, c, 2)
+
+    # ---- bucketed passes: x (K', M, ...) for the classes ``index`` (K',)
+    def encode_stacked(self, x: torch.Tensor, index: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(K', M, C, H, W) in [0, 1] -> mean, std (K', M, latent); ``index`` (K',) names the classes (None: all K)."""
+        h = F.pad(x, (0, 1, 0, 1))  # Keras "same" for an even kernel pads right/bottom
+        h = F.relu(self.enc_conv1(h, index))
+        h = F.relu(self.enc_conv2(h, index))
+        h = F.relu(self.enc_conv3(h, index))
+        h = F.relu(self.enc_conv4(h, index))
+        h = F.relu(self.enc_fc(h.flatten(2), index))
+        return self.enc_mean(h, index), torch.exp(0.5 * self.enc_logvar(h, index))
+
+    def decode_stacked(self, z: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
+        """(K', M, latent) -> logits (K', M, C, H, W); ``index`` (K',) names the classes (None: all K)."""
+        h = F.relu(self.dec_fc1(z, index))
+        h = F.relu(self.dec_fc2(h, index))
+        h = h.view(*h.shape[:2], *self.hidden_shape)
+        h = F.relu(self.dec_deconv1(h, index))
+        h = F.relu(self.dec_deconv2(h, index))
+        h = F.relu(self.dec_deconv3(h, index))
+        return self.dec_out(h, index)
+
+    # ---- per-sample API (input order)
+    def encode(self, images: torch.Tensor, labels: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images (N, C, H, W) in [0, 1], labels (N,) -> posterior mean, std (N, latent) from each sample's class VAE."""
+        b = Buckets(labels)
+        mu, std = self.encode_stacked(b.pack(images), b.classes)
+        return b.unpack(mu), b.unpack(std)
+
+    def decode_logits(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """Latents (N, latent), labels (N,) -> logits (N, C, H, W) from each sample's class VAE."""
+        b = Buckets(labels)
+        return b.unpack(self.decode_stacked(b.pack(z), b.classes))
+
+    def nll(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Binary cross-entropy of ``target`` (N, C, H, W) in [0, 1], summed over pixels -> (N,)."""
+        return F.binary_cross_entropy_with_logits(logits, target, reduction="none").flatten(1).sum(1)
+
+    @torch.no_grad()
+    def copy_classes_from(self, other: "ClassVAE", classes: torch.Tensor) -> None:
+        """Overwrite the VAEs of ``classes`` (int tensor) with ``other``'s (e.g. restore per-class best weights)."""
+        if type(other) is not type(self) or other.config != self.config:
+            raise ValueError(f"other must be a ClassVAE with the same config, got {type(other).__name__} {getattr(other, 'config', None)}")
+        classes = torch.as_tensor(classes, dtype=torch.long).to(self.device)
+        for p, q in zip(self.parameters(), other.parameters()):
+            p[classes] = q[classes].to(p.device)
