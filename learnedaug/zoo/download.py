@@ -195,8 +195,7 @@ def _stream(url: str, dest: Path, *, progress: bool, timeout: float, desc: str) 
         raise DownloadError(f"download of {url} failed: {e.reason}") from e
     except http.client.IncompleteRead as e:
         raise DownloadError(
-            f"download of {url} was cut off after {received + len(e.partial)} bytes"
-            + (f" of {expected}" if expected is not None else "") + "; nothing was saved"
+            f"download of {url} was cut off after {received + len(e.partial)} of {expected} bytes; nothing was saved"
         ) from e
     except (OSError, http.client.HTTPException) as e:
         raise DownloadError(f"download of {url} failed after {received} bytes: {e!r}; nothing was saved") from e
