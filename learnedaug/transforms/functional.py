@@ -1,0 +1,333 @@
+"""Batched per-sample image kernels: every image of a batch gets its own parameters, in one call.
+
+Images are ``(N, C, H, W)`` or ``(C, H, W)`` tensors, float (any float dtype, values usually in [0, 1]) or uint8
+(uint8 in -> uint8 out, rounded). Parameters are tensors with one entry per image (a Python number is shared by
+all images). Results stay on the input's device. The geometry follows ``torchvision.transforms.v2.functional``:
+pixel centres, rotation about the image centre, ``align_corners=False``; see each kernel for the few deliberate
+differences.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from learnedaug._checks import check_images
+
+__all__ = ["rotate", "affine", "gaussian_blur", "gaussian_kernel_size", "INTERPOLATIONS", "PADDING_MODES"]
+
+INTERPOLATIONS = ("bilinear", "nearest")
+# Our name -> grid_sample's: "constant" fills with ``fill``; "edge" repeats the border pixel (Keras' "nearest");
+# "reflect" mirrors about the image edge (Keras' "reflect", scipy's "reflect").
+PADDING_MODES = {"constant": "zeros", "edge": "border", "reflect": "reflection"}
+
+Number = int | float
+FillLike = Number | Sequence[Number]
+
+
+def _as_batch(images: torch.Tensor) -> tuple[torch.Tensor, bool]:
+    check_images(images, ndims=(3, 4), allow_uint8=True)
+    return (images.unsqueeze(0), True) if images.ndim == 3 else (images, False)
+
+
+def _work_dtype(images: torch.Tensor) -> torch.dtype:
+    """float32/float64 stay; uint8 and half types are computed in float32 (as torchvision does for uint8)."""
+    return images.dtype if images.dtype in (torch.float32, torch.float64) else torch.float32
+
+
+def _restore(out: torch.Tensor, like: torch.Tensor, squeeze: bool) -> torch.Tensor:
+    if like.dtype == torch.uint8:
+        out = out.round_().clamp_(0, 255)
+    out = out.to(like.dtype)
+    return out.squeeze(0) if squeeze else out
+
+
+def _per_image(value, n: int, name: str, *, device, dtype, width: int = 1) -> torch.Tensor:
+    """Broadcast a number, a sequence or a tensor to shape ``(n,)`` (``width == 1``) or ``(n, width)``."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a number or a tensor, got bool {value}")
+    t = torch.as_tensor(value, dtype=dtype, device=device) if not isinstance(value, torch.Tensor) else value
+    if t.dtype == torch.bool or t.is_complex():
+        raise TypeError(f"{name} must be a real number or tensor, got dtype {t.dtype}")
+    t = t.to(device=device, dtype=dtype)
+    if width == 1:
+        ok = t.ndim == 0 or (t.ndim == 1 and t.shape[0] in (1, n))
+        if not ok:
+            raise ValueError(f"{name} must be a number or have shape ({n},), got shape {tuple(t.shape)}")
+        t = t.reshape(-1).expand(n)
+    else:
+        ok = t.ndim == 0 or (t.ndim == 1 and t.shape[0] in (1, width))
+        ok = ok or (t.ndim == 2 and t.shape[0] in (1, n) and t.shape[1] in (1, width))
+        if not ok:
+            raise ValueError(f"{name} must be a number, have shape ({width},) or ({n}, {width}), got shape {tuple(t.shape)}")
+        t = t.reshape(1, -1) if t.ndim < 2 else t
+        t = t.expand(n, width)
+    if not torch.isfinite(t).all():
+        raise ValueError(f"{name} must be finite, got {t.tolist()}")
+    return t
+
+
+def _check_choice(value: str, choices, name: str) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
+
+
+def _fill_tensor(fill: FillLike, channels: int, *, device, dtype) -> torch.Tensor | None:
+    """``fill`` as a ``(1, C, 1, 1)`` tensor, or ``None`` when it is zero everywhere (plain zero padding)."""
+    values = [fill] if isinstance(fill, (int, float)) and not isinstance(fill, bool) else fill
+    if isinstance(values, torch.Tensor):
+        values = values.reshape(-1).tolist()
+    if not isinstance(values, Sequence) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise TypeError(f"fill must be a number or a sequence of numbers, got {fill!r}")
+    if len(values) not in (1, channels):
+        raise ValueError(f"fill must have 1 or {channels} values (one per channel), got {len(values)}: {fill!r}")
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError(f"fill must be finite, got {fill!r}")
+    if all(v == 0 for v in values):
+        return None
+    return torch.tensor(values, device=device, dtype=dtype).reshape(1, -1, 1, 1).expand(1, channels, 1, 1)
+
+
+def _inverse_affine_matrices(
+    angles: torch.Tensor, translate: torch.Tensor, scale: torch.Tensor, shear: torch.Tensor
+) -> torch.Tensor:
+    """``(N, 2, 3)`` maps from output to input pixel coordinates, origin at the image centre, y pointing down.
+
+    Same algebra as torchvision's ``_get_inverse_affine_matrix`` (rotation, scale, shear about the centre, then
+    translation), with the angle counter-clockwise. ``angles``/``scale`` ``(N,)``; ``translate``/``shear`` ``(N, 2)``.
+    """
+    rot = torch.deg2rad(-angles)
+    sx, sy = torch.deg2rad(shear).unbind(-1)
+    cos_sy = torch.cos(sy)
+    tan_sx = torch.tan(sx)
+    a = torch.cos(rot - sy) / cos_sy
+    b = -(a * tan_sx + torch.sin(rot))
+    c = torch.sin(rot - sy) / cos_sy
+    d = torch.cos(rot) - c * tan_sx
+    m = torch.stack([d, -b, -c, a], dim=-1).reshape(-1, 2, 2) / scale[:, None, None]
+    shift = -(m @ translate.unsqueeze(-1))
+    return torch.cat([m, shift], dim=-1)
+
+
+def _sampling_grid(matrices: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """grid_sample grid ``(N, H, W, 2)`` (normalised, ``align_corners=False``) for inverse pixel maps ``(N, 2, 3)``.
+
+    Equal to ``affine_grid`` of the normalised matrices but built as one broadcast multiply-add instead of a
+    ``(N, H*W, 3) @ (N, 3, 2)`` product.
+    """
+    dtype, dev = matrices.dtype, matrices.device
+    # Output pixel centres relative to the image centre, then input coordinates x_p / (W / 2), y_p / (H / 2).
+    xs = torch.arange(w, dtype=dtype, device=dev).sub_((w - 1) / 2).view(1, 1, w, 1)
+    ys = torch.arange(h, dtype=dtype, device=dev).sub_((h - 1) / 2).view(1, h, 1, 1)
+    half = torch.tensor([w / 2, h / 2], dtype=dtype, device=dev)
+    cols = (matrices / half[:, None]).transpose(1, 2)  # (N, 3, 2): x-column, y-column, offset
+    rows = torch.addcmul(cols[:, 2].view(-1, 1, 1, 2), cols[:, 1].view(-1, 1, 1, 2), ys)  # (N, H, 1, 2)
+    return torch.addcmul(rows, cols[:, 0].view(-1, 1, 1, 2), xs)
+
+
+def _warp(
+    images: torch.Tensor,
+    matrices: torch.Tensor,
+    *,
+    interpolation: str,
+    fill: FillLike,
+    padding_mode: str,
+) -> torch.Tensor:
+    """Resample a ``(N, C, H, W)`` batch through per-image inverse pixel maps ``(N, 2, 3)`` in one grid_sample."""
+    _check_choice(interpolation, INTERPOLATIONS, "interpolation")
+    _check_choice(padding_mode, PADDING_MODES, "padding_mode")
+    n, channels, h, w = images.shape
+    dtype = _work_dtype(images)
+    fill_t = _fill_tensor(fill, channels, device=images.device, dtype=dtype) if padding_mode == "constant" else None
+    x = images.to(dtype)
+    if n == 0 or x.numel() == 0:
+        return x
+    grid = _sampling_grid(matrices.to(dtype), h, w)
+    if fill_t is not None:
+        # Sample a coverage channel alongside the image: out = sample + (1 - coverage) * fill.
+        x = torch.cat([x, x.new_ones(n, 1, h, w)], dim=1)
+    out = F.grid_sample(x, grid, mode=interpolation, padding_mode=PADDING_MODES[padding_mode], align_corners=False)
+    if fill_t is not None:
+        out, coverage = out[:, :channels], out[:, channels:]
+        out = out + (1.0 - coverage) * fill_t
+    return out
+
+
+def rotate(
+    images: torch.Tensor,
+    angles: torch.Tensor | Number,
+    *,
+    interpolation: str = "bilinear",
+    fill: FillLike = 0.0,
+    padding_mode: str = "constant",
+) -> torch.Tensor:
+    """Rotate each image about its centre by its own angle; output size equals input size.
+
+    Args:
+        images: ``(N, C, H, W)`` or ``(C, H, W)``, float or uint8.
+        angles: ``(N,)`` degrees, counter-clockwise (as ``torchvision.transforms.v2.functional.rotate``), or a number.
+        interpolation: ``"bilinear"`` or ``"nearest"``.
+        fill: value(s) for pixels that come from outside the image, in the image's units (255 is white for uint8),
+            one number or one per channel; used when ``padding_mode="constant"``.
+        padding_mode: ``"constant"`` (``fill``), ``"edge"`` (repeat the border pixel) or ``"reflect"``.
+
+    Returns:
+        Same shape, dtype and device as ``images``. Matches torchvision's ``rotate(image, angle, fill=None)`` for
+        ``fill=0``; for another ``fill``, torchvision also darkens the sample by the coverage at the rim of the
+        rotated image, we blend ``sample + (1 - coverage) * fill`` (equal wherever coverage is 0 or 1).
+    """
+    return affine(images, angles, interpolation=interpolation, fill=fill, padding_mode=padding_mode)
+
+
+def affine(
+    images: torch.Tensor,
+    angles: torch.Tensor | Number = 0.0,
+    translate: torch.Tensor | Sequence[Number] | Number = 0.0,
+    scale: torch.Tensor | Number = 1.0,
+    shear: torch.Tensor | Sequence[Number] | Number = 0.0,
+    *,
+    interpolation: str = "bilinear",
+    fill: FillLike = 0.0,
+    padding_mode: str = "constant",
+) -> torch.Tensor:
+    """Per-image affine warp about the image centre: rotate, scale, shear, then translate.
+
+    Args:
+        images: ``(N, C, H, W)`` or ``(C, H, W)``, float or uint8.
+        angles: ``(N,)`` degrees, counter-clockwise like :func:`rotate`. Note: torchvision's ``affine`` turns
+            clockwise for a positive angle; ``affine(x, a, ...)`` equals torchvision's ``affine(x, -a, ...)``.
+        translate: ``(N, 2)`` shifts ``(dx, dy)`` in **pixels** (right, down; fractions are not rounded), ``(2,)``
+            or a number for all images.
+        scale: ``(N,)`` positive zoom factors or a number.
+        shear: ``(N, 2)`` degrees ``(x, y)`` as in torchvision, ``(N,)``/number for an x-shear only.
+        interpolation, fill, padding_mode: as in :func:`rotate`.
+
+    Returns:
+        Same shape, dtype and device as ``images``.
+    """
+    batch, squeeze = _as_batch(images)
+    n, dev = batch.shape[0], batch.device
+    dtype = torch.float64  # parameters are tiny: build the matrices exactly, then cast
+    angles_t = _per_image(angles, n, "angles", device=dev, dtype=dtype)
+    translate_t = _per_image(translate, n, "translate", device=dev, dtype=dtype, width=2)
+    scale_t = _per_image(scale, n, "scale", device=dev, dtype=dtype)
+    if n and not bool((scale_t > 0).all()):
+        raise ValueError(f"scale must be positive, got {scale_t.tolist()}")
+    shear_in = shear
+    if isinstance(shear, torch.Tensor) and shear.ndim == 1 and shear.shape[0] == n and n != 2:
+        shear_in = torch.stack([shear, torch.zeros_like(shear)], dim=-1)
+    elif isinstance(shear, (int, float)) and not isinstance(shear, bool):
+        shear_in = (shear, 0.0)
+    shear_t = _per_image(shear_in, n, "shear", device=dev, dtype=dtype, width=2)
+    matrices = _inverse_affine_matrices(angles_t, translate_t, scale_t, shear_t)
+    out = _warp(batch, matrices, interpolation=interpolation, fill=fill, padding_mode=padding_mode)
+    return _restore(out, batch, squeeze)
+
+
+def gaussian_kernel_size(sigmas: torch.Tensor) -> torch.Tensor:
+    """Odd kernel size ``2 * ceil(3 * sigma) + 1`` per sigma (covers +-3 sigma), as int64 of the same shape."""
+    return 2 * torch.ceil(3.0 * sigmas - 1e-6).clamp_min(1).long() + 1
+
+
+def _gaussian_taps(sigmas: torch.Tensor, radii: torch.Tensor, width: int, dtype: torch.dtype) -> torch.Tensor:
+    """``(M, 2 * width + 1)`` normalised Gaussian weights; taps beyond each row's own radius are zero.
+
+    Same weights as torchvision's ``_get_gaussian_kernel1d(2 * radius + 1, sigma)``.
+    """
+    offsets = torch.arange(-width, width + 1, device=sigmas.device, dtype=dtype)
+    logits = -(offsets / sigmas.to(dtype)[:, None]).square() / 2
+    logits = logits.masked_fill(offsets.abs() > radii[:, None], float("-inf"))
+    return torch.softmax(logits, dim=-1)
+
+
+# Up to this side the 1-D filter runs as a dense banded matrix product (reflect padding folded into the matrix),
+# which beats a grouped convolution with per-image kernels on CPU; longer sides use the convolution.
+_BAND_MATRIX_MAX_SIDE = 128
+
+
+def _band_matrices(taps: torch.Tensor, side: int) -> torch.Tensor:
+    """``(N, side, side)`` matrices ``M`` with ``(M @ v)[i] = sum_k taps[k] * v[reflect(i + k - r)]``."""
+    n, k = taps.shape
+    r = k // 2
+    idx = (torch.arange(side, device=taps.device)[:, None] + torch.arange(-r, r + 1, device=taps.device)).abs()
+    idx = torch.where(idx > side - 1, 2 * (side - 1) - idx, idx)
+    out = taps.new_zeros(n, side, side)
+    return out.scatter_add_(2, idx.expand(n, side, k), taps[:, None, :].expand(n, side, k))
+
+
+def _filter_1d(x: torch.Tensor, taps: torch.Tensor, dim: int) -> torch.Tensor:
+    """Correlate ``x`` ``(N, C, H, W)`` along ``dim`` (-1 or -2) with per-image ``taps`` ``(N, K)``, reflect padding."""
+    n, c, h, w = x.shape
+    k = taps.shape[-1]
+    r = k // 2
+    if r == 0:
+        return x
+    side = w if dim == -1 else h
+    if side <= _BAND_MATRIX_MAX_SIDE:
+        m = _band_matrices(taps, side)
+        if dim == -1:
+            return (x.reshape(n, c * h, w) @ m.transpose(1, 2)).reshape(n, c, h, w)
+        return m[:, None] @ x
+    pad = (r, r, 0, 0) if dim == -1 else (0, 0, r, r)
+    x = F.pad(x, pad, mode="reflect")
+    weight = taps.repeat_interleave(c, dim=0)
+    weight = weight.reshape(n * c, 1, 1, k) if dim == -1 else weight.reshape(n * c, 1, k, 1)
+    out = F.conv2d(x.reshape(1, n * c, *x.shape[-2:]), weight, groups=n * c)
+    return out.reshape(n, c, h, w)
+
+
+def gaussian_blur(
+    images: torch.Tensor,
+    sigmas: torch.Tensor | Number,
+    *,
+    kernel_size: int | Sequence[int] | None = None,
+) -> torch.Tensor:
+    """Blur each image with its own Gaussian (separable, reflect padding like torchvision).
+
+    Args:
+        images: ``(N, C, H, W)`` or ``(C, H, W)``, float or uint8.
+        sigmas: ``(N,)`` standard deviations in pixels, ``(N, 2)`` as ``(sigma_x, sigma_y)``, or a number; > 0.
+        kernel_size: ``None`` gives every image and axis its own odd size ``2 * ceil(3 * sigma) + 1``
+            (:func:`gaussian_kernel_size`); an odd int or ``(k_x, k_y)`` uses that size for all images.
+
+    Returns:
+        Same shape, dtype and device as ``images``; image ``i`` equals torchvision's
+        ``gaussian_blur(images[i], kernel_size=[k_x_i, k_y_i], sigma=[sigma_x_i, sigma_y_i])``.
+        Each kernel radius must be smaller than the image side (reflect padding).
+    """
+    batch, squeeze = _as_batch(images)
+    n, _, h, w = batch.shape
+    dtype = _work_dtype(batch)
+    if isinstance(sigmas, torch.Tensor) and sigmas.ndim == 1:
+        sigmas = sigmas.unsqueeze(-1)  # (N,) -> one sigma per image for both axes
+    sig = _per_image(sigmas, n, "sigmas", device=batch.device, dtype=torch.float64, width=2)
+    if n and not bool((sig > 0).all()):
+        raise ValueError(f"sigmas must be positive, got {sig.tolist()}")
+    if kernel_size is None:
+        sizes = gaussian_kernel_size(sig)
+    else:
+        ks = [kernel_size, kernel_size] if isinstance(kernel_size, int) and not isinstance(kernel_size, bool) else kernel_size
+        if (
+            not isinstance(ks, Sequence)
+            or len(ks) != 2
+            or not all(isinstance(k, int) and not isinstance(k, bool) and k > 0 and k % 2 == 1 for k in ks)
+        ):
+            raise ValueError(f"kernel_size must be None, an odd positive int or two of them (k_x, k_y), got {kernel_size!r}")
+        sizes = torch.tensor(ks, device=batch.device).expand(n, 2)
+    x = batch.to(dtype)
+    if n == 0 or x.numel() == 0:
+        return _restore(x, batch, squeeze)
+    radii = sizes // 2
+    for axis, dim, side in ((0, -1, w), (1, -2, h)):
+        width = int(radii[:, axis].max())
+        if width >= side:
+            raise ValueError(
+                f"kernel_size {int(sizes[:, axis].max())} is too large for image side {side} (reflect padding needs "
+                f"radius < side); lower sigmas or pass a smaller kernel_size"
+            )
+        taps = _gaussian_taps(sig[:, axis], radii[:, axis], width, dtype)
+        x = _filter_1d(x, taps, dim)
+    return _restore(x, batch, squeeze)
