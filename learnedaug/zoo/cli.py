@@ -72,13 +72,13 @@ def _download(args: argparse.Namespace) -> int:
 def _card(args: argparse.Namespace) -> int:
     metrics = {}
     for item in args.metric:
-        key, sep, value = item.partition("=")
+        key, _, value = item.partition("=")
         try:
+            if not key:
+                raise ValueError
             metrics[key] = float(value)
         except ValueError:
             raise ValueError(f"--metric must be KEY=NUMBER, got {item!r}") from None
-        if not sep or not key:
-            raise ValueError(f"--metric must be KEY=NUMBER, got {item!r}")
     card = make_card(
         args.model_dir,
         name=args.name,

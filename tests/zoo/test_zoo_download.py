@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing as mp
+from concurrent.futures import ThreadPoolExecutor
 import os
 from pathlib import Path
 
@@ -128,6 +129,13 @@ def test_four_processes_download_once(server, tmp_path):
     assert [p.exitcode for p in procs] == [0, 0, 0, 0]
     assert server.gets["/w/model.bin"] == 1
     assert (tmp_path / "model.bin").read_bytes() == BODY and leftovers(tmp_path) == ["model.bin"]
+
+
+def test_four_threads_download_once(server, tmp_path):
+    url = server.add("/w/model.bin", BODY, pause=0.2)
+    with ThreadPoolExecutor(4) as pool:
+        paths = list(pool.map(lambda _: download_file(url, sha256=SHA, dest_dir=tmp_path, progress=False), range(4)))
+    assert paths == [tmp_path / "model.bin"] * 4 and server.gets["/w/model.bin"] == 1
 
 
 def test_cache_dir_precedence(monkeypatch, tmp_path):
