@@ -6,9 +6,9 @@
 """
 
 from .cards import CardError, ModelCard, TrainingData
-from .cli import add_arguments, run
+from .cli import add_arguments, run  # the `learnedaug zoo` subcommand
 from .download import ChecksumError, DownloadError, cache_dir, download_file, file_sha256, is_offline
-from .registry import all_cards, build, card_dirs, get_card, list_models, load, make_card, weights_dirs, weights_path
+from .registry import all_cards, build_from_card, card_dirs, get_card, list_models, load, make_card, weights_dirs, weights_path
 
 __all__ = [
     "CardError",
@@ -16,9 +16,8 @@ __all__ = [
     "DownloadError",
     "ModelCard",
     "TrainingData",
-    "add_arguments",
     "all_cards",
-    "build",
+    "build_from_card",
     "cache_dir",
     "card_dirs",
     "download_file",
@@ -28,7 +27,6 @@ __all__ = [
     "list_models",
     "load",
     "make_card",
-    "run",
     "weights_dirs",
     "weights_path",
 ]

@@ -118,7 +118,7 @@ def _verified(card: ModelCard, path: Path) -> Path:
     return path
 
 
-def build(card: ModelCard, weights: str | os.PathLike, *, device: "torch.device | str | None" = None) -> "GenerativeModel":
+def build_from_card(card: ModelCard, weights: str | os.PathLike, *, device: "torch.device | str | None" = None) -> "GenerativeModel":
     """Build ``card``'s model from its config and load the safetensors file ``weights`` (float32, eval mode)."""
     from safetensors import safe_open
 
@@ -152,7 +152,7 @@ def load(
     The weights file is resolved as in :func:`weights_path` (local first, then a verified download).
     """
     card = get_card(name)
-    return build(card, weights_path(name, path=path, progress=progress), device=device)
+    return build_from_card(card, weights_path(name, path=path, progress=progress), device=device)
 
 
 def make_card(

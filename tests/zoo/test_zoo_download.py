@@ -9,6 +9,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from learnedaug.zoo import ChecksumError, DownloadError, cache_dir, download_file, file_sha256
 
@@ -110,6 +112,15 @@ def test_file_urls_work(tmp_path):
     src.parent.mkdir()
     src.write_bytes(BODY)
     assert download_file(src.as_uri(), sha256=SHA, dest_dir=tmp_path / "d", progress=False).read_bytes() == BODY
+
+
+@given(body=st.binary(max_size=4096))
+def test_any_body_arrives_intact(body, tmp_path_factory):
+    root = tmp_path_factory.mktemp("body")
+    (root / "src.bin").write_bytes(body)
+    digest = hashlib.sha256(body).hexdigest()
+    path = download_file((root / "src.bin").as_uri(), sha256=digest, filename="dst.bin", dest_dir=root, progress=False)
+    assert path == root / "dst.bin" and path.read_bytes() == body
 
 
 def _fetch_after_barrier(barrier, url: str, sha: str, dest: str) -> None:
