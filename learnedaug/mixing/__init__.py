@@ -1,0 +1,7 @@
+"""Synthetic data into training: sample pools, synthetic/mixed datasets, in-loop batch mixing."""
+
+from .batch import BatchMixer
+from .datasets import AugOrig, MixedDataset, SyntheticDataset
+from .pool import SamplePool
+
+__all__ = ["AugOrig", "BatchMixer", "MixedDataset", "SamplePool", "SyntheticDataset"]

@@ -1,0 +1,126 @@
+"""BatchMixer: put synthetic samples into a batch inside the training loop, on the batch's device (like v2.CutMix)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torchvision import tv_tensors
+from torchvision.transforms.v2 import Transform
+from torchvision.transforms.v2 import functional as TF
+
+from .._checks import check_images, check_labels
+from .._random import GeneratorLike, as_generator, rand, randint
+from ..models.base import ConditionalSampler
+from .pool import check_sampler, model_device
+
+MODES = ("append", "replace")
+LABEL_MODES = ("batch", "balanced")
+
+
+class BatchMixer(Transform):
+    """``x, y = mixer(x, y)``: append or swap in ``round(ratio * N)`` synthetic samples drawn from ``model``.
+
+    Args:
+        model: a sampler (``num_classes``, ``image_shape``, ``sample(labels, generator=)``).
+        ratio: synthetic samples per batch image; ``mode="replace"`` needs ``ratio <= 1``.
+        mode: ``"append"`` (batch grows to N + n) or ``"replace"`` (n random positions are overwritten).
+        labels: how synthetic labels are drawn. ``"batch"`` (default): from the batch's own label distribution
+            (a random batch row's class; for soft/one-hot rows, a class drawn with that row's probabilities), so the
+            class prior of the data is kept. ``"balanced"``: uniform over the model's classes.
+        transform: applied to the synthetic batch after dtype conversion, e.g. the ``v2.Normalize`` the real
+            batch already went through (BatchMixer cannot guess it).
+        generator: torch.Generator or int seed for positions, labels and the model's noise (None: global RNG).
+
+    ``x`` is (N, C, H, W) uint8 or float in [0, 1] (before ``transform``), on any device; synthetic images are made
+    on the model's device and moved to ``x``'s device and dtype. ``y`` is (N,) class indices or (N, K) one-hot /
+    soft labels (as v2.CutMix/MixUp output); synthetic rows get one-hot labels in that case.
+    """
+
+    def __init__(
+        self,
+        model: ConditionalSampler,
+        ratio: float,
+        mode: str = "append",
+        *,
+        labels: str = "batch",
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        generator: GeneratorLike = None,
+    ) -> None:
+        super().__init__()
+        check_sampler(model)
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if labels not in LABEL_MODES:
+            raise ValueError(f"labels must be one of {LABEL_MODES}, got {labels!r}")
+        limit = 1.0 if mode == "replace" else float("inf")
+        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 <= ratio <= limit:
+            raise ValueError(f"ratio must be a number in [0, {limit}] for mode={mode!r}, got {ratio!r}")
+        self.model = model
+        self.ratio = float(ratio)
+        self.mode = mode
+        self.labels = labels
+        self.synthetic_transform = transform
+        self.generator = as_generator(generator)
+
+    def forward(self, *inputs: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        images, targets = inputs if len(inputs) > 1 else inputs[0]
+        return self.mix(images, targets)
+
+    def _synthetic_labels(self, targets: torch.Tensor, n: int, device: torch.device) -> torch.Tensor:
+        g = self.generator
+        k = self.model.num_classes
+        if self.labels == "balanced":
+            return randint(k, (n,), generator=g, device=device)
+        rows = randint(targets.shape[0], (n,), generator=g, device=device)
+        if targets.ndim == 1:
+            return targets[rows].long()
+        # Soft rows: inverse-CDF draw of one class per row with that row's probabilities.
+        probs = targets[rows].float().clamp_min(0)
+        cdf = probs.cumsum(1) / probs.sum(1, keepdim=True)
+        u = rand((n, 1), generator=g, device=device)
+        return (cdf < u).sum(1).clamp_max(k - 1)
+
+    def mix(self, images: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """See the class docstring; returns new tensors (the inputs are not modified)."""
+        check_images(images, name="images", ndims=(4,), allow_uint8=True)
+        n_batch = images.shape[0]
+        shape = tuple(self.model.image_shape)
+        if tuple(images.shape[1:]) != shape:
+            raise ValueError(f"BatchMixer: images have shape (C, H, W) = {tuple(images.shape[1:])} but the model makes {shape}")
+        if not isinstance(targets, torch.Tensor):
+            raise TypeError(f"labels must be a tensor, got {type(targets).__name__}")
+        k = self.model.num_classes
+        if targets.ndim == 2:
+            if targets.shape != (n_batch, k) or not targets.dtype.is_floating_point:
+                raise ValueError(
+                    f"2-D labels must be float (N, num_classes) = {(n_batch, k)}, got {targets.dtype} {tuple(targets.shape)}"
+                )
+        else:
+            check_labels(targets, k, name="labels", n=n_batch)
+        n = round(self.ratio * n_batch)
+        if n == 0 or n_batch == 0:
+            return images, targets
+
+        device = images.device
+        syn_labels = self._synthetic_labels(targets, n, targets.device)
+        synthetic = self.model.sample(syn_labels.to(model_device(self.model)), generator=self.generator).to(device)
+        synthetic = TF.to_dtype(synthetic, images.dtype, scale=True)
+        if self.synthetic_transform is not None:
+            synthetic = self.synthetic_transform(synthetic)
+        syn_targets = F.one_hot(syn_labels, k).to(targets.dtype) if targets.ndim == 2 else syn_labels.to(targets.dtype)
+
+        plain = images.as_subclass(torch.Tensor)
+        if self.mode == "append":
+            out_x, out_y = torch.cat([plain, synthetic]), torch.cat([targets, syn_targets])
+        else:
+            gen_device = device if self.generator is None else self.generator.device
+            positions = torch.randperm(n_batch, generator=self.generator, device=gen_device)[:n]
+            out_x, out_y = plain.clone(), targets.clone()
+            out_x[positions.to(device)] = synthetic
+            out_y[positions.to(targets.device)] = syn_targets
+        if isinstance(images, tv_tensors.TVTensor):
+            out_x = tv_tensors.wrap(out_x, like=images)
+        return out_x, out_y
