@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torchvision.utils import save_image
 
 from ._io import atomic_path
 from ._random import as_generator
 from .models.base import GenerativeModel
+from .train.plots import save_sample_grid
 
 
 def load_model(spec: str, *, device: str | torch.device | None = None) -> GenerativeModel:
@@ -21,18 +21,6 @@ def load_model(spec: str, *, device: str | torch.device | None = None) -> Genera
     from . import zoo
 
     return zoo.load(spec, device=device)
-
-
-def balanced_labels(n: int, num_classes: int) -> torch.Tensor:
-    """``n`` labels cycling through the classes: 0, 1, ..., K-1, 0, 1, ... (int64)."""
-    return torch.arange(n) % num_classes
-
-
-@torch.no_grad()
-def sample_grid(model: GenerativeModel, per_class: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
-    """(K * per_class, C, H, W) samples ordered class by class: one grid row per class."""
-    labels = torch.arange(model.num_classes).repeat_interleave(per_class).to(model.device)
-    return model.sample(labels, generator=generator).cpu()
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -50,14 +38,17 @@ def run(args: argparse.Namespace) -> int:
     if out.suffix not in (".png", ".npz"):
         raise SystemExit(f"--out must end in .png or .npz, got {out}")
     model = load_model(args.model, device=args.device)
-    images = sample_grid(model, args.n, generator=as_generator(args.seed))
-    labels = torch.arange(model.num_classes).repeat_interleave(args.n)
-    with atomic_path(out) as tmp:
-        if out.suffix == ".png":
-            save_image(images, tmp, nrow=args.n, format="png")
-        else:
-            x = (images * 255).round().to(torch.uint8).permute(0, 2, 3, 1).squeeze(-1).numpy()
-            with open(tmp, "wb") as f:
-                np.savez_compressed(f, x=x, y=labels.numpy())
-    print(f"wrote {len(images)} samples of {model.family} to {out}")
+    generator = as_generator(args.seed, device=args.device)
+    if out.suffix == ".png":
+        save_sample_grid(model, out, per_class=args.n, generator=generator)
+    else:
+        labels = torch.arange(model.num_classes, device=model.device).repeat_interleave(args.n)
+        with torch.no_grad():
+            images = model.sample(labels, generator=generator).cpu()
+        x = (images * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        if x.shape[-1] == 1:
+            x = x[..., 0]
+        with atomic_path(out) as tmp, open(tmp, "wb") as f:
+            np.savez_compressed(f, x=x, y=labels.cpu().numpy())
+    print(f"wrote {model.num_classes * args.n} samples of {model.family} to {out}")
     return 0
