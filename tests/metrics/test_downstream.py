@@ -1,0 +1,193 @@
+"""learnedaug.metrics.downstream: training recipe, early stopping, scoring vs sklearn, Wilcoxon vs scipy."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy import stats
+from sklearn.metrics import f1_score
+from torch.utils.data import Dataset
+
+from learnedaug.data import ImageSet
+from learnedaug.metrics.downstream import (
+    evaluate,
+    f1_per_class,
+    macro_f1,
+    predict,
+    train_classifier,
+    wilcoxon_table,
+)
+
+TINY = {"width": 0.125}
+
+
+def _bars(n: int, seed: int, size: int = 12) -> ImageSet:
+    """Two separable classes: a bright top half (0) or bottom half (1) over noise; uint8 (n, 1, size, size)."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.arange(n) % 2
+    images = torch.rand(n, 1, size, size, generator=g) * 0.4
+    half = size // 2
+    images[labels == 0, :, :half] += 0.6
+    images[labels == 1, :, half:] += 0.6
+    return ImageSet((images * 255).round().to(torch.uint8), labels, ["top", "bottom"])
+
+
+def test_learns_separable_classes_quickly():
+    train, val, test = _bars(96, 0), _bars(32, 1), _bars(64, 2)
+    model, history = train_classifier("cnn", train, val, epochs=3, batch_size=16, model_kwargs=TINY, progress=False)
+    scores = evaluate(model, test)
+    assert scores["accuracy"] >= 0.95 and scores["macro_f1"] >= 0.95 and scores["n"] == 64
+    assert len(history.train_loss) == len(history.val_loss) == len(history.val_accuracy) == 3
+    assert 0 <= history.best_epoch < len(history.val_loss)
+
+
+def test_vgg_and_tensor_pairs_and_generic_dataset():
+    train = _bars(64, 0, size=16)
+    pair = (train.float_images(), train.labels)
+
+    class Items(Dataset):
+        def __len__(self):
+            return len(train)
+
+        def __getitem__(self, i):
+            return train[i]
+
+    a, ha = train_classifier("vgg", pair, pair, epochs=2, model_kwargs=TINY, progress=False, seed=3)
+    b, hb = train_classifier("vgg", train, train, epochs=2, model_kwargs=TINY, progress=False, seed=3)
+    assert ha.train_loss == pytest.approx(hb.train_loss, rel=1e-5)  # uint8 and float storage give the same batches
+    c, hc = train_classifier("vgg", Items(), Items(), epochs=2, model_kwargs=TINY, progress=False, seed=3)
+    assert len(hc.train_loss) == 2 and c.num_classes == 2
+    assert predict(c, Items()).shape == (64,)
+
+
+def test_early_stopping_restores_best_weights():
+    train = _bars(64, 0)
+    flipped = ImageSet(_bars(32, 1).images, 1 - _bars(32, 1).labels, ["top", "bottom"])  # val disagrees with train
+    model, history = train_classifier(
+        "cnn", train, flipped, epochs=30, patience=3, batch_size=16, model_kwargs=TINY, progress=False
+    )
+    assert history.stopped_early and len(history.val_loss) == history.best_epoch + 4
+    assert history.val_loss[history.best_epoch] == min(history.val_loss)
+    assert evaluate(model, flipped)["loss"] == pytest.approx(history.val_loss[history.best_epoch], rel=1e-5)
+
+
+def test_seeded_determinism_and_rng_isolation():
+    train, val = _bars(48, 0), _bars(16, 1)
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    kw = dict(epochs=2, batch_size=8, model_kwargs=TINY, progress=False)
+    m1, h1 = train_classifier("cnn", train, val, seed=7, **kw)
+    assert torch.equal(torch.rand(1), before)  # the caller's global RNG is untouched
+    m2, h2 = train_classifier("cnn", train, val, seed=7, **kw)
+    m3, h3 = train_classifier("cnn", train, val, seed=8, **kw)
+    assert h1.train_loss == h2.train_loss and h1.val_loss == h2.val_loss
+    assert all(torch.equal(p, q) for p, q in zip(m1.state_dict().values(), m2.state_dict().values()))
+    assert h1.train_loss != h3.train_loss
+
+
+def test_augment_and_extra_dataset_are_used():
+    train, val = _bars(32, 0), _bars(16, 1)
+    seen = []
+
+    def augment(x, y):
+        seen.append((x.shape[0], float(x.min()), float(x.max()), y.dtype))
+        return 1.0 - x, torch.nn.functional.one_hot(y, 2).float()  # soft labels are accepted
+
+    model, history = train_classifier(
+        "cnn", train, val, augment=augment, extra_dataset=train, epochs=1, batch_size=16, model_kwargs=TINY,
+        progress=False,
+    )
+    assert sum(s[0] for s in seen) == 64  # train + extra, every image once per epoch
+    assert all(0.0 <= lo and hi <= 1.0 and dt == torch.int64 for _, lo, hi, dt in seen)
+    with pytest.raises(TypeError, match="augment must return a pair"):
+        train_classifier("cnn", train, epochs=1, augment=lambda x, y: x, model_kwargs=TINY, progress=False)
+
+
+def test_set_epoch_is_called():
+    base = _bars(16, 0)
+
+    class Epochal(Dataset):
+        def __init__(self):
+            self.epochs = []
+
+        def set_epoch(self, epoch):
+            self.epochs.append(epoch)
+
+        def __len__(self):
+            return len(base)
+
+        def __getitem__(self, i):
+            return base[i]
+
+    extra = Epochal()
+    train_classifier("cnn", base, epochs=3, extra_dataset=extra, model_kwargs=TINY, progress=False)
+    assert extra.epochs == [0, 1, 2]
+
+
+def test_bad_input():
+    train = _bars(16, 0)
+    kw = dict(model_kwargs=TINY, progress=False)
+    for bad in ({"epochs": 0}, {"batch_size": 0}, {"lr": 0.0}, {"patience": 0}, {"monitor": "acc"}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            train_classifier("cnn", train, **bad, **kw)
+    with pytest.raises(ValueError, match=r"train images must be float in \[0, 1\]"):
+        train_classifier("cnn", (torch.full((4, 1, 12, 12), 2.0), torch.zeros(4, dtype=torch.int64)), **kw)
+    with pytest.raises(ValueError, match="3 entries but there are 4"):
+        train_classifier("cnn", (torch.rand(4, 1, 12, 12), torch.zeros(3, dtype=torch.int64)), **kw)
+    with pytest.raises(TypeError, match="model must be"):
+        train_classifier(3, train, **kw)
+    with pytest.raises(TypeError, match="train must be"):
+        train_classifier("cnn", "data", **kw)
+
+
+@given(
+    y_true=st.lists(st.integers(0, 4), min_size=1, max_size=60),
+    seed=st.integers(0, 1000),
+)
+def test_f1_matches_sklearn(y_true, seed):
+    rng = np.random.default_rng(seed)
+    y_true = np.array(y_true)
+    y_pred = np.where(rng.random(y_true.size) < 0.6, y_true, rng.integers(0, 5, y_true.size))
+    t, p = torch.from_numpy(y_true), torch.from_numpy(y_pred)
+    assert macro_f1(t, p, 5) == pytest.approx(f1_score(y_true, y_pred, average="macro", zero_division=0))
+    present = np.union1d(y_true, y_pred)
+    ours = f1_per_class(t, p, 5)
+    np.testing.assert_allclose(ours[present].numpy(), f1_score(y_true, y_pred, labels=present, average=None,
+                                                               zero_division=0))
+    assert torch.isnan(ours[np.setdiff1d(np.arange(5), present)]).all()
+
+
+def test_wilcoxon_table_matches_scipy():
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.7, 0.95, 12)
+    scores = {"CNN": base, "VAE": base + rng.uniform(0.01, 0.03, 12), "AUG": base + rng.normal(0, 0.01, 12),
+              "SAME": base.copy()}
+    table = wilcoxon_table(scores, alpha=0.01)
+    ref = stats.wilcoxon(scores["VAE"], scores["CNN"])
+    vae_cnn = table.tests["VAE", "CNN"]
+    assert vae_cnn.pvalue == pytest.approx(ref.pvalue) and vae_cnn.statistic == pytest.approx(ref.statistic)
+    assert vae_cnn.verdict == "better" and table.tests["CNN", "VAE"].verdict == "worse"
+    assert table.tests["SAME", "CNN"].pvalue == 1.0 and table.tests["SAME", "CNN"].verdict == "n.s."
+    assert len(table.tests) == 4 * 3
+    md = table.to_markdown()
+    assert md.splitlines()[0] == "| | CNN | VAE | AUG | SAME |" and "✓" in md and "✗" in md
+    with pytest.raises(ValueError, match="same number"):
+        wilcoxon_table({"a": [1, 2, 3], "b": [1, 2]})
+    with pytest.raises(ValueError, match="at least two"):
+        wilcoxon_table({"a": [1, 2]})
+    with pytest.raises(ValueError, match="finite"):
+        wilcoxon_table({"a": [1, math.nan], "b": [1, 2]})
+
+
+def test_evaluate_on_real_mnist_subset_runs(shared_data):
+    from learnedaug.data import balanced_subset, load_dataset
+
+    test = load_dataset("mnist", split="test", root=shared_data)
+    small = test.subset(balanced_subset(test.labels, per_class=10, seed=0))
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+    scores = evaluate(model, small)
+    assert scores["n"] == 100 and len(scores["per_class_f1"]) == 10 and 0.0 <= scores["accuracy"] <= 1.0
