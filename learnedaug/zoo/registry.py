@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-import importlib
 import os
 import shutil
 from pathlib import Path
@@ -118,12 +117,11 @@ def _verified(card: ModelCard, path: Path) -> Path:
     return path
 
 
-def build_from_card(card: ModelCard, weights: str | os.PathLike, *, device: "torch.device | str | None" = None) -> "GenerativeModel":
+def build_from_card(card: ModelCard, weights: str | os.PathLike, *, device: torch.device | str | None = None) -> GenerativeModel:
     """Build ``card``'s model from its config and load the safetensors file ``weights`` (float32, eval mode)."""
     from safetensors import safe_open
 
-    importlib.import_module("learnedaug.models")  # registers every model family
-    from ..models.base import family_class
+    from ..models import family_class  # importing the package registers every model family
 
     model_cls = family_class(card.family)
     try:
@@ -143,10 +141,10 @@ def build_from_card(card: ModelCard, weights: str | os.PathLike, *, device: "tor
 def load(
     name: str,
     *,
-    device: "torch.device | str | None" = None,
+    device: torch.device | str | None = None,
     progress: bool = True,
     path: str | os.PathLike | None = None,
-) -> "GenerativeModel":
+) -> GenerativeModel:
     """Pretrained model ``name`` ready for ``sample``/``vary``: float32, eval mode, on ``device``.
 
     The weights file is resolved as in :func:`weights_path` (local first, then a verified download).
@@ -182,7 +180,7 @@ def make_card(
         "training_data": training_data, "recipe": recipe, "metrics": metrics,
         "file": f"{name}.safetensors", "sha256": "0" * 64, "size": 1, "urls": urls,
     }
-    ModelCard.from_dict(data, source=zoo_dir / f"{name}.json")  # fail before copying anything
+    ModelCard.from_dict(data, source=zoo_dir / f"{name}.json")  # validate the rest before copying (digest/size filled below)
     weights = zoo_dir / "weights" / data["file"]
     with atomic_path(weights) as tmp:
         shutil.copyfile(model_dir / WEIGHTS_NAME, tmp)
