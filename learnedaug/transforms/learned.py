@@ -32,16 +32,18 @@ LabelsGetter = Callable[[Any], Any]
 
 def default_labels_getter(sample: Any) -> Any:
     """The label of a sample, or None: item 1 of a tuple/list (a tensor, an int or a dict holding the labels), or
-    the ``"labels"`` key (else the first key containing ``"label"``, case-insensitive) of a dict."""
+    the ``"labels"`` key (else the first key containing ``"label"``, case-insensitive) of a dict; a lone image has none."""
     if isinstance(sample, (tuple, list)):
         if len(sample) < 2:
             return None
         sample = sample[1]
+        if not isinstance(sample, collections.abc.Mapping):
+            return sample
     if isinstance(sample, collections.abc.Mapping):
         keys = [k for k in sample if isinstance(k, str)]
         key = next((k for k in keys if k.lower() == "labels"), None) or next((k for k in keys if "label" in k.lower()), None)
         return None if key is None else sample[key]
-    return sample
+    return None  # a lone image: no label
 
 
 def distributed_rank() -> int:

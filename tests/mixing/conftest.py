@@ -1,4 +1,4 @@
-"""A tiny deterministic sampler for the mixing tests: label-dependent images from seeded noise."""
+"""A tiny deterministic sampler (and vary-er) for the mixing tests: label-dependent images from seeded noise."""
 
 import pytest
 import torch
@@ -30,6 +30,12 @@ class FakeSampler(nn.Module):
         self.calls.append(int(labels.shape[0]))
         noise = randn((labels.shape[0], *self.image_shape), generator=generator, device=self.device)
         return torch.sigmoid(6.0 * (self.patterns[labels.to(self.device)] - 0.5) + 0.5 * noise)
+
+    @torch.no_grad()
+    def vary(self, images, labels, *, scale=1.0, generator=None):
+        """Add 0.1 * scale Gaussian noise, clamped to [0, 1] (a stand-in for encode / perturb / decode)."""
+        noise = randn(images.shape, generator=generator, device=self.device)
+        return (images.to(self.device) + 0.1 * scale * noise).clamp(0, 1)
 
 
 @pytest.fixture
