@@ -9,6 +9,7 @@ differences.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -248,32 +249,35 @@ def _gaussian_taps(sigmas: torch.Tensor, radii: torch.Tensor, width: int, dtype:
 _BAND_MATRIX_MAX_SIDE = 128
 
 
-def _band_matrices(taps: torch.Tensor, side: int) -> torch.Tensor:
-    """``(N, side, side)`` matrices ``M`` with ``(M @ v)[i] = sum_k taps[k] * v[reflect(i + k - r)]``."""
+@functools.lru_cache(maxsize=64)
+def _reflect_index(side: int, radius: int, device: torch.device) -> torch.Tensor:
+    """``(side, 2 * radius + 1)`` source index of tap ``k`` for output ``i``: ``reflect(i + k - radius)``."""
+    idx = (torch.arange(side, device=device)[:, None] + torch.arange(-radius, radius + 1, device=device)).abs()
+    return torch.where(idx > side - 1, 2 * (side - 1) - idx, idx)
+
+
+def _axis_filter(taps: torch.Tensor, side: int) -> torch.Tensor:
+    """The 1-D filter for one axis: ``(N, side, side)`` banded matrices ``M`` with ``(M @ v)[i] =
+    sum_k taps[k] * v[reflect(i + k - r)]`` for short sides, else the ``(N, K)`` taps themselves."""
+    if side > _BAND_MATRIX_MAX_SIDE:
+        return taps
     n, k = taps.shape
-    r = k // 2
-    idx = (torch.arange(side, device=taps.device)[:, None] + torch.arange(-r, r + 1, device=taps.device)).abs()
-    idx = torch.where(idx > side - 1, 2 * (side - 1) - idx, idx)
-    out = taps.new_zeros(n, side, side)
-    return out.scatter_add_(2, idx.expand(n, side, k), taps[:, None, :].expand(n, side, k))
+    idx = _reflect_index(side, k // 2, taps.device).expand(n, side, k)
+    return taps.new_zeros(n, side, side).scatter_add_(2, idx, taps[:, None, :].expand(n, side, k))
 
 
-def _filter_1d(x: torch.Tensor, taps: torch.Tensor, dim: int) -> torch.Tensor:
-    """Correlate ``x`` ``(N, C, H, W)`` along ``dim`` (-1 or -2) with per-image ``taps`` ``(N, K)``, reflect padding."""
+def _filter_1d(x: torch.Tensor, op: torch.Tensor, dim: int) -> torch.Tensor:
+    """Filter ``x`` ``(N, C, H, W)`` along ``dim`` (-1 or -2) with per-image ``op`` from :func:`_axis_filter`."""
     n, c, h, w = x.shape
-    k = taps.shape[-1]
-    r = k // 2
-    if r == 0:
-        return x
-    side = w if dim == -1 else h
-    if side <= _BAND_MATRIX_MAX_SIDE:
-        m = _band_matrices(taps, side)
+    if op.ndim == 3:
         if dim == -1:
-            return (x.reshape(n, c * h, w) @ m.transpose(1, 2)).reshape(n, c, h, w)
-        return m[:, None] @ x
+            return (x.reshape(n, c * h, w) @ op.transpose(1, 2)).reshape(n, c, h, w)
+        return op[:, None] @ x
+    k = op.shape[-1]
+    r = k // 2
     pad = (r, r, 0, 0) if dim == -1 else (0, 0, r, r)
     x = F.pad(x, pad, mode="reflect")
-    weight = taps.repeat_interleave(c, dim=0)
+    weight = op.repeat_interleave(c, dim=0)
     weight = weight.reshape(n * c, 1, 1, k) if dim == -1 else weight.reshape(n * c, 1, k, 1)
     out = F.conv2d(x.reshape(1, n * c, *x.shape[-2:]), weight, groups=n * c)
     return out.reshape(n, c, h, w)
@@ -321,13 +325,17 @@ def gaussian_blur(
     if n == 0 or x.numel() == 0:
         return _restore(x, batch, squeeze)
     radii = sizes // 2
-    for axis, dim, side in ((0, -1, w), (1, -2, h)):
+    ops = []
+    for axis, side in ((0, w), (1, h)):
         width = int(radii[:, axis].max())
         if width >= side:
             raise ValueError(
                 f"kernel_size {int(sizes[:, axis].max())} is too large for image side {side} (reflect padding needs "
                 f"radius < side); lower sigmas or pass a smaller kernel_size"
             )
-        taps = _gaussian_taps(sig[:, axis], radii[:, axis], width, dtype)
-        x = _filter_1d(x, taps, dim)
+        if axis == 1 and h == w and torch.equal(sig[:, 0], sig[:, 1]) and torch.equal(radii[:, 0], radii[:, 1]):
+            ops.append(ops[0])  # isotropic blur of a square image: the same filter on both axes
+        else:
+            ops.append(_axis_filter(_gaussian_taps(sig[:, axis], radii[:, axis], width, dtype), side))
+    x = _filter_1d(_filter_1d(x, ops[0], -1), ops[1], -2)
     return _restore(x, batch, squeeze)
