@@ -54,12 +54,13 @@ class FeatureExtractor(Protocol):
 
 
 def _state_digest(module: nn.Module) -> str:
-    """Short SHA-256 of a module's state dict (names, shapes, bytes): identifies its weights."""
+    """Short SHA-256 of a module's weights and buffers (names, shapes, bytes; BatchNorm step counters left out)."""
     h = hashlib.sha256()
     for k, v in sorted(module.state_dict().items()):
-        v = v.detach().cpu().contiguous()
+        if k.endswith("num_batches_tracked"):
+            continue
         h.update(f"{k}:{tuple(v.shape)}:{v.dtype}".encode())
-        h.update(v.view(torch.uint8).numpy().tobytes() if v.numel() else b"")
+        h.update(v.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().data)
     return h.hexdigest()[:16]
 
 
