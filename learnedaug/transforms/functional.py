@@ -116,17 +116,17 @@ def _inverse_affine_matrices(
 def _sampling_grid(matrices: torch.Tensor, h: int, w: int) -> torch.Tensor:
     """grid_sample grid ``(N, H, W, 2)`` (normalised, ``align_corners=False``) for inverse pixel maps ``(N, 2, 3)``.
 
-    Equal to ``affine_grid`` of the normalised matrices but built as one broadcast multiply-add instead of a
+    Equal to ``affine_grid`` of the normalised matrices, but built as one broadcast multiply-add along W (stored
+    ``(N, H, 2, W)`` and returned as a transposed view, which grid_sample reads as is) instead of a
     ``(N, H*W, 3) @ (N, 3, 2)`` product.
     """
     dtype, dev = matrices.dtype, matrices.device
-    # Output pixel centres relative to the image centre, then input coordinates x_p / (W / 2), y_p / (H / 2).
-    xs = torch.arange(w, dtype=dtype, device=dev).sub_((w - 1) / 2).view(1, 1, w, 1)
+    # Output pixel centres relative to the image centre; input coordinates normalised as x_p / (W / 2), y_p / (H / 2).
+    xs = torch.arange(w, dtype=dtype, device=dev).sub_((w - 1) / 2)
     ys = torch.arange(h, dtype=dtype, device=dev).sub_((h - 1) / 2).view(1, h, 1, 1)
-    half = torch.tensor([w / 2, h / 2], dtype=dtype, device=dev)
-    cols = (matrices / half[:, None]).transpose(1, 2)  # (N, 3, 2): x-column, y-column, offset
-    rows = torch.addcmul(cols[:, 2].view(-1, 1, 1, 2), cols[:, 1].view(-1, 1, 1, 2), ys)  # (N, H, 1, 2)
-    return torch.addcmul(rows, cols[:, 0].view(-1, 1, 1, 2), xs)
+    m = (matrices / torch.tensor([w / 2, h / 2], dtype=dtype, device=dev)[:, None]).unsqueeze(1)  # (N, 1, 2, 3)
+    rows = torch.addcmul(m[..., 2:3], m[..., 1:2], ys)  # (N, H, 2, 1): offset + y-column * y
+    return torch.addcmul(rows, m[..., 0:1], xs).transpose(2, 3)  # + x-column * x
 
 
 def _warp(
