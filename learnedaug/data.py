@@ -200,6 +200,9 @@ def _split_files(directory: Path, split: str) -> list[Path]:
         return [single]
     pattern = re.compile(rf"{re.escape(split)}-(\d+)\.npz")
     parts = sorted((int(m.group(1)), p) for p in directory.glob(f"{split}-*.npz") if (m := pattern.fullmatch(p.name)))
+    numbers = [i for i, _ in parts]
+    if numbers and numbers != list(range(len(numbers))):
+        raise FileNotFoundError(f"{directory}: {split} parts must be numbered 0, 1, 2, ... without gaps, found {numbers}")
     return [p for _, p in parts]
 
 

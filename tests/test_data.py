@@ -107,6 +107,9 @@ def test_load_npz_parts_concatenate_in_order(tmp_path):
     assert len(load_dataset(tmp_path, split="test")) == 3
     assert len(load_dataset(tmp_path / "test.npz")) == 3
     assert torch.equal(load_npz([tmp_path / "train-0.npz", tmp_path / "train-1.npz"]).images, ds.images)
+    (tmp_path / "train-0.npz").rename(tmp_path / "train-2.npz")
+    with pytest.raises(FileNotFoundError, match=r"without gaps, found \[1, 2\]"):
+        load_dataset(tmp_path, split="train")
 
 
 def test_load_npz_errors(tmp_path):

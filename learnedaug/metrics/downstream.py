@@ -130,7 +130,9 @@ class _Batches:
             if hasattr(part, "set_epoch"):
                 part.set_epoch(epoch)
         if self.loader is None:
-            order = torch.randperm(len(self), generator=self.generator)
+            if self.images.device != device:  # held on the training device: one copy, not one per batch
+                self.images, self.labels = self.images.to(device), self.labels.to(device)
+            order = torch.randperm(len(self), generator=self.generator).to(device)
             for idx in order.split(self.batch_size):
                 yield _to_float(self.images[idx], device), self.labels[idx].to(device)
         else:
