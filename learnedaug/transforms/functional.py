@@ -180,7 +180,13 @@ def rotate(
         ``fill=0``; for another ``fill``, torchvision also darkens the sample by the coverage at the rim of the
         rotated image, we blend ``sample + (1 - coverage) * fill`` (equal wherever coverage is 0 or 1).
     """
-    return affine(images, angles, interpolation=interpolation, fill=fill, padding_mode=padding_mode)
+    batch, squeeze = _as_batch(images)
+    angles_t = torch.deg2rad(_per_image(angles, batch.shape[0], "angles", device=batch.device, dtype=torch.float64))
+    cos, sin, zero = torch.cos(angles_t), torch.sin(angles_t), torch.zeros_like(angles_t)
+    # Output -> input pixel map about the centre (y down): what lies below the centre turns to its right.
+    matrices = torch.stack([cos, -sin, zero, sin, cos, zero], dim=-1).reshape(-1, 2, 3)
+    out = _warp(batch, matrices, interpolation=interpolation, fill=fill, padding_mode=padding_mode)
+    return _restore(out, batch, squeeze)
 
 
 def affine(
