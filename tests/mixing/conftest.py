@@ -46,3 +46,12 @@ def fake():
 @pytest.fixture(scope="session")
 def fake_cls():
     return FakeSampler
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Intra-op threads on a loaded shared CPU slow these small models down many times over: use one."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
