@@ -250,6 +250,9 @@ def plot_learning_curves(records: Sequence[Mapping], path: str | os.PathLike, me
         stats = [_mean_std(groups[x]) for x in xs]
         ax.errorbar(xs, [m for m, _ in stats], yerr=[s for _, s in stats], marker="o", capsize=3, label=method)
     ax.set_xscale("log")
+    ticks = sorted({r["n_train"] + r["n_val"] for r in records})
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.minorticks_off()
     ax.set_xlabel("training images (train + validation)")
     ax.set_ylabel(f"test {metric.replace('_', '-')} (%)")
     ax.grid(True, alpha=0.3)
