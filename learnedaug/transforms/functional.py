@@ -66,8 +66,9 @@ def _per_image(value, n: int, name: str, *, device, dtype, width: int = 1) -> to
             raise ValueError(f"{name} must be a number, have shape ({width},) or ({n}, {width}), got shape {tuple(t.shape)}")
         t = t.reshape(1, -1) if t.ndim < 2 else t
         t = t.expand(n, width)
-    if not torch.isfinite(t).all():
-        raise ValueError(f"{name} must be finite, got {t.tolist()}")
+    finite = torch.isfinite(t)
+    if not finite.all():
+        raise ValueError(f"{name} must be finite, got {t[~finite][:5].tolist()}")
     return t
 
 
@@ -209,7 +210,7 @@ def affine(
         translate: ``(N, 2)`` shifts ``(dx, dy)`` in **pixels** (right, down; fractions are not rounded), ``(2,)``
             or a number for all images.
         scale: ``(N,)`` positive zoom factors or a number.
-        shear: ``(N, 2)`` degrees ``(x, y)`` as in torchvision, ``(N,)``/number for an x-shear only.
+        shear: ``(N, 2)`` degrees ``(x, y)`` as in torchvision, ``(2,)`` for all images, or a number: x-shear only.
         interpolation, fill, padding_mode: as in :func:`rotate`.
 
     Returns:
@@ -222,13 +223,9 @@ def affine(
     translate_t = _per_image(translate, n, "translate", device=dev, dtype=dtype, width=2)
     scale_t = _per_image(scale, n, "scale", device=dev, dtype=dtype)
     if n and not bool((scale_t > 0).all()):
-        raise ValueError(f"scale must be positive, got {scale_t.tolist()}")
-    shear_in = shear
-    if isinstance(shear, torch.Tensor) and shear.ndim == 1 and shear.shape[0] == n and n != 2:
-        shear_in = torch.stack([shear, torch.zeros_like(shear)], dim=-1)
-    elif isinstance(shear, (int, float)) and not isinstance(shear, bool):
-        shear_in = (shear, 0.0)
-    shear_t = _per_image(shear_in, n, "shear", device=dev, dtype=dtype, width=2)
+        raise ValueError(f"scale must be positive, got {scale_t[scale_t <= 0][:5].tolist()}")
+    shear = (shear, 0.0) if isinstance(shear, (int, float)) and not isinstance(shear, bool) else shear
+    shear_t = _per_image(shear, n, "shear", device=dev, dtype=dtype, width=2)
     matrices = _inverse_affine_matrices(angles_t, translate_t, scale_t, shear_t)
     out = _warp(batch, matrices, interpolation=interpolation, fill=fill, padding_mode=padding_mode)
     return _restore(out, batch, squeeze)
@@ -299,7 +296,8 @@ def gaussian_blur(
 
     Args:
         images: ``(N, C, H, W)`` or ``(C, H, W)``, float or uint8.
-        sigmas: ``(N,)`` standard deviations in pixels, ``(N, 2)`` as ``(sigma_x, sigma_y)``, or a number; > 0.
+        sigmas: ``(N,)`` standard deviations in pixels, ``(N, 2)`` as ``(sigma_x, sigma_y)``, a number, or a
+            ``(sigma_x, sigma_y)`` sequence for all images; > 0.
         kernel_size: ``None`` gives every image and axis its own odd size ``2 * ceil(3 * sigma) + 1``
             (:func:`gaussian_kernel_size`); an odd int or ``(k_x, k_y)`` uses that size for all images.
 
@@ -315,7 +313,7 @@ def gaussian_blur(
         sigmas = sigmas.unsqueeze(-1)  # (N,) -> one sigma per image for both axes
     sig = _per_image(sigmas, n, "sigmas", device=batch.device, dtype=torch.float64, width=2)
     if n and not bool((sig > 0).all()):
-        raise ValueError(f"sigmas must be positive, got {sig.tolist()}")
+        raise ValueError(f"sigmas must be positive, got {sig[sig <= 0][:5].tolist()}")
     if kernel_size is None:
         sizes = gaussian_kernel_size(sig)
     else:

@@ -146,12 +146,12 @@ def test_affine_matches_torchvision_with_clockwise_angle():
         assert _max_abs(out[i], ref) <= FLOAT_ATOL
 
 
-def test_affine_rotation_only_equals_rotate_and_x_shear_shorthand():
+def test_affine_rotation_only_equals_rotate_and_shared_parameter_shorthands():
     x = _images((4, 1, 20, 20))
     angles = _uniform(-20, 20, 4)
     torch.testing.assert_close(F.affine(x, angles), F.rotate(x, angles))
-    shear_x = _uniform(-10, 10, 4, seed=9)
-    torch.testing.assert_close(F.affine(x, 0.0, shear=shear_x), F.affine(x, 0.0, shear=torch.stack([shear_x, 0 * shear_x], 1)))
+    torch.testing.assert_close(F.affine(x, 0.0, shear=7.5), F.affine(x, 0.0, shear=torch.tensor([[7.5, 0.0]]).expand(4, 2)))
+    torch.testing.assert_close(F.gaussian_blur(x, (0.8, 1.6)), F.gaussian_blur(x, torch.tensor([[0.8, 1.6]]).expand(4, 2)))
 
 
 def test_integer_translation_is_an_exact_shift():
