@@ -131,6 +131,14 @@ def test_p_zero_is_bit_identical_and_p_selects_per_image(cls):
     torch.testing.assert_close(out[selected], full[selected])
 
 
+def test_zero_angle_and_tiny_sigma_are_the_identity():
+    x = _images((6, 3, 16, 16))
+    assert _max_abs(RandomRotation(degrees=0, generator=0)(x), x) <= FLOAT_ATOL
+    assert _max_abs(ShiftRotate(degrees=0, translate=0, generator=0)(x), x) <= FLOAT_ATOL
+    assert _max_abs(RandomGaussianBlur(sigma=0.05, generator=0)(x), x) <= FLOAT_ATOL
+    assert _max_abs(RotBlur(degrees=0, sigma=0.05, generator=0)(x), x) <= FLOAT_ATOL
+
+
 def test_same_on_batch_shares_the_p_decision():
     x = _images((16, 1, 8, 8))
     for seed in range(6):
