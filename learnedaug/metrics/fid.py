@@ -2,8 +2,9 @@
 
 * :func:`feature_statistics` - mean and covariance of features, float64.
 * :func:`frechet_distance` - ||mu1 - mu2||^2 + tr(S1) + tr(S2) - 2 tr sqrt(S1 S2), where the last trace is the sum of
-  square roots of the eigenvalues of the symmetric PSD matrix sqrt(S1) S2 sqrt(S1) (two symmetric eigen-solves, no
-  ``scipy.linalg.sqrtm``); agrees with pytorch-fid's ``calculate_frechet_distance``.
+  square roots of the eigenvalues of the symmetric PSD matrix R^T S2 R, R R^T = S1 (a Cholesky factor, or sqrt(S1)
+  when the covariances are singular; no ``scipy.linalg.sqrtm``); agrees with pytorch-fid's
+  ``calculate_frechet_distance``.
 * :func:`kernel_inception_distance` - unbiased MMD^2 with the kernel (x.y / d + 1)^3 averaged over random subsets, as
   in torch-fidelity and clean-fid.
 * :func:`compute_statistics`, :func:`compute_fid`, :func:`compute_kid` - from any image source (see
@@ -75,12 +76,33 @@ def _sqrt_psd(sigma: np.ndarray) -> np.ndarray:
     return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
 
 
+def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
+    """tr sqrt(S1 S2) for symmetric PSD (D, D) float64 matrices, without a matrix square root of S1 S2.
+
+    S1 S2 is similar to the symmetric PSD matrix R^T S2 R for any R with R R^T = S1, so the trace is the sum of
+    square roots of that matrix's eigenvalues. R is a Cholesky factor of S1 (or of S2, the roles being symmetric);
+    when both are singular, R = sqrt(S1) from an eigen-decomposition.
+    """
+    for a, b in ((sigma1, sigma2), (sigma2, sigma1)):
+        try:
+            r = np.linalg.cholesky(a)
+        except np.linalg.LinAlgError:
+            continue
+        m = r.T @ b @ r
+        break
+    else:
+        r = _sqrt_psd(sigma1)
+        m = r @ sigma2 @ r
+    eig = np.linalg.eigvalsh((m + m.T) / 2)
+    return float(np.sqrt(np.clip(eig, 0.0, None)).sum())
+
+
 def frechet_distance(mu1: ArrayLike, sigma1: ArrayLike, mu2: ArrayLike, sigma2: ArrayLike) -> float:
     """Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2); means (D,), covariances (D, D) symmetric PSD.
 
-    tr sqrt(S1 S2) = sum sqrt(eig(sqrt(S1) S2 sqrt(S1))): S1 S2 is similar to that symmetric PSD matrix, so two
-    ``eigh`` calls replace the Schur-based ``sqrtm`` of a non-symmetric product, and singular covariances
-    (fewer samples than dimensions) need no diagonal offset.
+    ||mu1 - mu2||^2 + tr(S1) + tr(S2) - 2 tr sqrt(S1 S2), the last term from one Cholesky factorisation and one
+    symmetric eigenvalue solve (:func:`trace_sqrt_product`) instead of the Schur-based ``sqrtm`` of a non-symmetric
+    product; singular covariances (fewer samples than dimensions) need no diagonal offset.
     """
     mu1, mu2 = _as_float64(mu1, "mu1"), _as_float64(mu2, "mu2")
     sigma1, sigma2 = _as_float64(sigma1, "sigma1"), _as_float64(sigma2, "sigma2")
@@ -90,10 +112,7 @@ def frechet_distance(mu1: ArrayLike, sigma1: ArrayLike, mu2: ArrayLike, sigma2: 
     for name, s in (("sigma1", sigma1), ("sigma2", sigma2)):
         if s.shape != (d, d):
             raise ValueError(f"{name} must be ({d}, {d}) to match the means, got shape {s.shape}")
-    root1 = _sqrt_psd((sigma1 + sigma1.T) / 2)
-    m = root1 @ sigma2 @ root1
-    eig = np.linalg.eigvalsh((m + m.T) / 2)
-    tr_covmean = np.sqrt(np.clip(eig, 0.0, None)).sum()
+    tr_covmean = trace_sqrt_product((sigma1 + sigma1.T) / 2, (sigma2 + sigma2.T) / 2)
     diff = mu1 - mu2
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * tr_covmean)
 

@@ -9,6 +9,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
+from scipy import linalg as scipy_linalg
 
 from learnedaug.metrics import cli as fid_cli
 from learnedaug.metrics.features import DomainClassifier, DomainClassifierConfig
@@ -20,6 +21,7 @@ from learnedaug.metrics.fid import (
     feature_statistics,
     frechet_distance,
     kernel_inception_distance,
+    trace_sqrt_product,
 )
 from learnedaug.models.base import GenerativeModel, ModelConfig
 
@@ -63,6 +65,26 @@ def test_frechet_closed_form_for_diagonal_covariances():
     a, b = rng.uniform(0.1, 2.0, 5), rng.uniform(0.1, 2.0, 5)
     want = np.sum((mu1 - mu2) ** 2) + np.sum((np.sqrt(a) - np.sqrt(b)) ** 2)
     assert frechet_distance(mu1, np.diag(a), mu2, np.diag(b)) == pytest.approx(want, rel=1e-12)
+
+
+def test_frechet_closed_form_when_both_covariances_are_singular():
+    """Zero-variance features defeat both Cholesky factorisations; the eigen-decomposition path takes over."""
+    rng = np.random.default_rng(4)
+    a, b = rng.uniform(0.1, 2.0, 6), rng.uniform(0.1, 2.0, 6)
+    a[[0, 3]] = 0.0
+    b[[1, 3]] = 0.0
+    mu1, mu2 = rng.normal(size=6), rng.normal(size=6)
+    want = np.sum((mu1 - mu2) ** 2) + np.sum((np.sqrt(a) - np.sqrt(b)) ** 2)
+    assert frechet_distance(mu1, np.diag(a), mu2, np.diag(b)) == pytest.approx(want, rel=1e-12)
+
+
+@pytest.mark.parametrize("rank1,rank2", [(20, 20), (5, 20), (5, 8)])
+def test_trace_sqrt_product_matches_eigenvalues_of_the_product(rank1, rank2):
+    rng = np.random.default_rng(rank1 * rank2)
+    f1, f2 = rng.normal(size=(20, rank1)), rng.normal(size=(20, rank2))
+    s1, s2 = f1 @ f1.T / rank1, f2 @ f2.T / rank2  # PSD of the given ranks
+    want = np.sqrt(np.clip(scipy_linalg.eigvals(s1 @ s2).real, 0, None)).sum()
+    assert trace_sqrt_product(s1, s2) == pytest.approx(want, rel=1e-8)
 
 
 @given(seed=st.integers(0, 2**31 - 1), d=st.integers(1, 12), n=st.integers(2, 30))
