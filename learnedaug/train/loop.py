@@ -26,7 +26,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from tqdm.auto import tqdm
 
@@ -52,7 +52,8 @@ class TrainResult:
 
     ``history``: one dict per completed epoch (``epoch`` 1-based, the mean of every logged loss, ``val_loss`` when a
     validation split is used, ``seconds``). ``model_dir``: the ``save_pretrained`` directory (``out_dir/model``).
-    ``best_epoch``: epoch whose weights were kept (validation runs), else None.
+    ``best_epoch``: with early stopping, the (latest) epoch whose weights were kept, else None; ``best_epochs``: that
+    epoch per class when ClassVAE classes stop one by one. ``stopped_early``: some patience ran out.
     """
 
     model: torch.nn.Module
@@ -62,6 +63,7 @@ class TrainResult:
     checkpoint: Path
     epochs_completed: int
     best_epoch: int | None
+    best_epochs: list[int | None] | None
     stopped_early: bool
 
 
@@ -358,19 +360,81 @@ def _compile_in_place(model: torch.nn.Module) -> None:
         child.compile()
 
 
-def _validation_loss(model, objective, loader: DataLoader, device: torch.device, autocast: Callable[[], Any]) -> float:
+def _validate(model, objective, loader: DataLoader, device: torch.device, autocast: Callable[[], Any],
+              ddp: _Dist, per_class: bool) -> tuple[float, list[float] | None]:
+    """Mean validation loss per image (averaged over ranks) and, with ``per_class``, each class's mean (NaN if absent).
+
+    Per-class values come from ``objective.per_class_validation_loss``; otherwise ``objective.validation_loss``.
+    """
+    k = int(model.num_classes)
+    sums = torch.zeros(k + 2, dtype=torch.float64)  # per-class sums, then total sum and count
+    counts = torch.zeros(k, dtype=torch.float64)
     was_training = model.training
     model.eval()
-    total, count = 0.0, 0
     try:
         with torch.no_grad(), autocast():
             for images, labels in loader:
                 x, y = _to_device_images(images, device), labels.to(device)
-                total += float(objective.validation_loss(model, x, y)) * y.shape[0]
-                count += y.shape[0]
+                n = y.shape[0]
+                if per_class:
+                    c = torch.bincount(labels, minlength=k).double()
+                    means = objective.per_class_validation_loss(model, x, y).detach().double().cpu()
+                    weighted = torch.where(c > 0, means * c, 0.0)
+                    sums[:k] += weighted
+                    sums[k] += weighted.sum()
+                    counts += c
+                else:
+                    sums[k] += float(objective.validation_loss(model, x, y)) * n
+                sums[k + 1] += n
     finally:
         model.train(was_training)
-    return total / count
+    ddp.mean_(sums)
+    ddp.mean_(counts)
+    mean = float(sums[k] / sums[k + 1])
+    return mean, ((sums[:k] / counts).tolist() if per_class else None)  # 0/0 -> NaN: class not in the split
+
+
+class _EarlyStopping:
+    """Patience on the validation loss, for the whole model or per class (ClassVAE: each class VAE stops alone).
+
+    Slot ``i`` is the whole model, or class ``i``. A class without validation images (NaN loss) counts as improving,
+    so it trains for every epoch and keeps its last weights.
+    """
+
+    def __init__(self, patience: int, slots: int) -> None:
+        self.patience = patience
+        self.best: list[float | None] = [None] * slots
+        self.best_epoch: list[int | None] = [None] * slots
+        self.bad: list[int] = [0] * slots
+        self.stopped: list[bool] = [False] * slots
+
+    def state(self) -> dict[str, Any]:
+        return {"best": self.best, "best_epoch": self.best_epoch, "bad": self.bad, "stopped": self.stopped}
+
+    def load(self, state: dict[str, Any]) -> None:
+        if len(state["best"]) != len(self.best):
+            raise ValueError(f"checkpoint tracks {len(state['best'])} early-stopping slots, this run {len(self.best)}")
+        self.best, self.best_epoch, self.bad, self.stopped = state["best"], state["best_epoch"], state["bad"], state["stopped"]
+
+    @property
+    def done(self) -> bool:
+        return all(self.stopped)
+
+    def update(self, losses: list[float], epoch: int) -> list[int]:
+        """Record one epoch's losses; return the slots that improved (their weights should be kept)."""
+        improved = []
+        for i, loss in enumerate(losses):
+            if self.stopped[i]:
+                continue
+            if math.isnan(loss) or self.best[i] is None or loss < self.best[i]:
+                if not math.isnan(loss):
+                    self.best[i] = loss
+                self.best_epoch[i], self.bad[i] = epoch, 0
+                improved.append(i)
+            else:
+                self.bad[i] += 1
+                self.stopped[i] = self.bad[i] >= self.patience
+        return improved
 
 
 def fit(
@@ -393,20 +457,25 @@ def fit(
     sample_every: int = 1,
     grad_clip: float | None = None,
 ) -> TrainResult:
-    """Train ``model`` on ``dataset`` with ``objective`` and write checkpoints, PNG reports and the final model.
+    """Train ``model`` on ``dataset`` with ``objective``; write checkpoints, PNG reports and the final model.
 
     ``dataset``: map-style, items ``(image (C, H, W) float in [0, 1] or uint8, label int)``; checked in full before
-    training. ``batch_size`` is per process. ``objective``: defaults to ``objective_for(model)``.
-    ``val_fraction``: stratified hold-out for validation loss and early stopping with ``patience`` epochs (default
-    0.15 and 10 for ClassVAE, else 0.0 = off); the best epoch's weights are kept. ``device``: default the model's.
-    ``amp``: None = bf16 autocast on CUDA, off on CPU; True/"bf16"; "fp16" (with a GradScaler); False.
-    ``compile``: ``nn.Module.compile`` each top-level submodule. ``sample_every``: epochs between the PNG
-    reports (sample grid and loss curve; also written after the last epoch; 0 = never). Under ``torchrun`` (RANK/WORLD_SIZE set) every rank runs this with the same arguments; rank 0
-    writes the files.
+    training. ``batch_size`` is per process; an epoch is the full batches of the (shuffled) data, or one batch if
+    the data is smaller. ``objective``: default ``objective_for(model)``.
+    ``val_fraction``: stratified hold-out whose loss is logged each epoch (default 0.15 for ClassVAE, else 0).
+    ``patience``: stop after that many epochs without a better validation loss and keep the best weights (default
+    10 for ClassVAE, where each class VAE stops on its own; otherwise None = no early stopping).
+    ``device``: default the model's. ``amp``: None = bf16 autocast on CUDA, off on CPU; True/"bf16"; "fp16" (with a
+    GradScaler); False. ``compile``: ``nn.Module.compile`` each top-level submodule. ``sample_every``: epochs
+    between the PNG reports (sample grid, loss curve; always after the last epoch; 0 = never). ``grad_clip``: max
+    gradient norm per optimizer step.
 
-    Writes into ``out_dir``: ``checkpoint.safetensors`` (each epoch, atomic), ``history.json``, ``loss.png``,
-    ``samples/epoch_XXX.png``, ``best.safetensors`` (validation runs) and ``model/`` (``save_pretrained``).
-    ``resume=True`` continues from ``checkpoint.safetensors`` (or starts fresh if there is none); without it an
+    Under ``torchrun`` (RANK/WORLD_SIZE set) every rank calls this with the same arguments; gradients are averaged
+    over ranks, BatchNorm buffers are copied from rank 0 after each epoch and rank 0 writes the files.
+
+    Writes into ``out_dir``: ``checkpoint.safetensors`` (after every epoch, atomic), ``history.json``, ``loss.png``,
+    ``samples/epoch_XXX.png``, ``best.safetensors`` (early stopping) and ``model/`` (``save_pretrained``).
+    ``resume=True`` continues from ``checkpoint.safetensors`` (starting fresh if there is none); without it an
     existing checkpoint is an error rather than silently overwritten.
     """
     _check_positive_int(epochs=epochs, batch_size=batch_size)
@@ -423,9 +492,12 @@ def fit(
         val_fraction = CLASSVAE_VAL_FRACTION if family == "classvae" else 0.0
     if not 0.0 <= float(val_fraction) < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
-    if patience is None:
+    if patience is None and family == "classvae" and val_fraction > 0:
         patience = DEFAULT_PATIENCE
-    _check_positive_int(patience=patience)
+    if patience is not None:
+        _check_positive_int(patience=patience)
+        if not val_fraction > 0:
+            raise ValueError(f"patience={patience} needs a validation split: set val_fraction > 0")
 
     device = torch.device(device) if device is not None else next(model.parameters()).device
     amp_dtype = _resolve_amp(amp, device)
@@ -450,6 +522,12 @@ def fit(
             dist.destroy_process_group()
 
 
+def _per_class_stopping(model, objective) -> bool:
+    """ClassVAE-style models whose objective can mask stopped classes: early stopping runs per class."""
+    return all(hasattr(o, a) for o, a in (
+        (model, "copy_classes_from"), (objective, "per_class_validation_loss"), (objective, "active_classes")))
+
+
 def _fit(model, dataset, labels, ddp: _Dist, device, amp_dtype, out_dir: Path, ckpt_path: Path, *, objective, epochs,
          batch_size, val_fraction, patience, seed, resume, compile, num_workers, progress, sample_every, grad_clip,
          family) -> TrainResult:
@@ -472,7 +550,7 @@ def _fit(model, dataset, labels, ddp: _Dist, device, amp_dtype, out_dir: Path, c
 
         train_idx, val_idx = stratified_split(labels, val_fraction, seed=seed)
         train_set: Dataset = Subset(dataset, train_idx.tolist())
-        val_loader = DataLoader(Subset(dataset, val_idx.tolist()), batch_size=batch_size, shuffle=False, num_workers=num_workers)
+        val_loader = DataLoader(Subset(dataset, val_idx.tolist()), batch_size=batch_size, num_workers=num_workers)
     else:
         train_set, val_loader = dataset, None
     sampler = DistributedSampler(train_set, num_replicas=ddp.world, rank=ddp.rank, shuffle=True, seed=seed)
@@ -485,9 +563,10 @@ def _fit(model, dataset, labels, ddp: _Dist, device, amp_dtype, out_dir: Path, c
     fingerprint = {"family": family, "dataset_size": len(labels), "seed": seed, "val_fraction": val_fraction}
 
     # State carried across epochs (and checkpoints).
+    per_class = patience is not None and _per_class_stopping(model, objective)
+    stopper = _EarlyStopping(patience, int(model.num_classes) if per_class else 1) if patience is not None else None
+    best: dict[str, torch.Tensor] | None = None  # CPU copy of the kept weights (early stopping)
     start_epoch, history = 0, []
-    early = {"best": None, "best_epoch": None, "bad_epochs": 0, "stopped": False}
-    best_state: dict[str, torch.Tensor] | None = None
     if resume and ckpt_path.exists():
         tensors, meta = load_checkpoint(ckpt_path)
         for key, value in fingerprint.items():
@@ -500,16 +579,19 @@ def _fit(model, dataset, labels, ddp: _Dist, device, amp_dtype, out_dir: Path, c
             _unpack_optimizer(name, opt, meta["optimizers"][name], tensors)
         if meta["scaler"] is not None and scaler.is_enabled():
             scaler.load_state_dict(meta["scaler"])
-        start_epoch, history, early = meta["epoch"], meta["history"], meta["early_stopping"]
-        if (out_dir / BEST_NAME).exists():
-            best_state = _model_state(load_checkpoint(out_dir / BEST_NAME)[0])
+        start_epoch, history = meta["epoch"], meta["history"]
+        if stopper is not None and meta["early_stopping"] is not None:
+            stopper.load(meta["early_stopping"])
+            best = _model_state(load_file(out_dir / BEST_NAME))
+    if per_class:
+        objective.active_classes = torch.tensor([not s for s in stopper.stopped], device=device)
     ddp.broadcast_state(model, params=True)  # identical start on every rank
 
     pos = _Position(checkpoint=ckpt_path, saved_epoch=start_epoch, steps=len(loader))
     step = _make_step(model, optimizers, scaler, ddp, device.type, grad_clip, pos)
     train_gen = torch.Generator(device=device)
     grid_gen = torch.Generator(device=device)
-    end_epoch = start_epoch if early["stopped"] else max(epochs, start_epoch)
+    end_epoch = start_epoch if stopper is not None and stopper.done else max(epochs, start_epoch)
     bar = tqdm(total=(end_epoch - start_epoch) * len(loader), desc=f"train {family}",
                disable=not (progress and ddp.is_main), dynamic_ncols=True)
     model.train()
@@ -540,42 +622,56 @@ def _fit(model, dataset, labels, ddp: _Dist, device, amp_dtype, out_dir: Path, c
             ddp.broadcast_state(model, params=False)
             names = sorted(sums)
             means = ddp.mean_(torch.tensor([sums[k] / max(pos.step, 1) for k in names], dtype=torch.float64)).tolist()
-            row: dict[str, float] = {"epoch": epoch + 1, **dict(zip(names, means))}
+            row: dict[str, Any] = {"epoch": epoch + 1, **dict(zip(names, means))}
             if val_loader is not None:
-                val = ddp.mean_(torch.tensor([_validation_loss(model, objective, val_loader, device, autocast)], dtype=torch.float64)).item()
-                row["val_loss"] = val
-                if early["best"] is None or val < early["best"]:
-                    early.update(best=val, best_epoch=epoch + 1, bad_epochs=0)
-                    best_state = {k: _cpu_copy(v) for k, v in model.state_dict().items()}
-                    if ddp.is_main:
-                        with atomic_path(out_dir / BEST_NAME) as tmp:
-                            save_file({f"model/{k}": v for k, v in best_state.items()}, str(tmp),
-                                      metadata={_META_KEY: json.dumps({"epoch": epoch + 1, "val_loss": val})})
-                else:
-                    early["bad_epochs"] += 1
-                    early["stopped"] = early["bad_epochs"] >= patience
+                row["val_loss"], class_losses = _validate(model, objective, val_loader, device, autocast, ddp, per_class)
+                if stopper is not None:
+                    improved = stopper.update(class_losses if per_class else [row["val_loss"]], epoch + 1)
+                    if improved:
+                        best = _keep_best(model, best, improved if per_class else None)
+                        if ddp.is_main:
+                            with atomic_path(out_dir / BEST_NAME) as tmp:
+                                save_file({f"model/{k}": v for k, v in best.items()}, str(tmp))
+                    if per_class:
+                        objective.active_classes = torch.tensor([not s for s in stopper.stopped], device=device)
             row["seconds"] = time.perf_counter() - t0
             history.append(row)
+            finished = epoch + 1 == end_epoch or (stopper is not None and stopper.done)
             if ddp.is_main:
                 meta = {"version": _CHECKPOINT_VERSION, **fingerprint, "epoch": epoch + 1, "epochs": epochs,
-                        "batch_size": batch_size, "world_size": ddp.world, "history": history, "early_stopping": early}
+                        "batch_size": batch_size, "world_size": ddp.world, "history": history,
+                        "early_stopping": stopper.state() if stopper is not None else None}
                 _save_checkpoint(ckpt_path, model, optimizers, scaler, meta)
                 atomic_write_text(out_dir / HISTORY_NAME, json.dumps(history, indent=1))
-                if sample_every and ((epoch + 1) % sample_every == 0 or epoch + 1 == epochs or early["stopped"]):
+                if sample_every and ((epoch + 1) % sample_every == 0 or finished):
                     save_loss_curve(history, out_dir / LOSS_PLOT_NAME, title=f"{family} training")
                     grid_gen.manual_seed(seed)
                     save_sample_grid(model, out_dir / SAMPLES_DIRNAME / f"epoch_{epoch + 1:03d}.png", generator=grid_gen)
             pos.saved_epoch = epoch + 1
-            if early["stopped"]:
+            if finished:
                 break
 
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    if best is not None:
+        model.load_state_dict(best)
     model_dir = out_dir / MODEL_DIRNAME
     if ddp.is_main:
         model.save_pretrained(model_dir)
     ddp.barrier()
+    kept = [e for e in stopper.best_epoch if e is not None] if stopper is not None else []
     return TrainResult(
         model=model, history=history, out_dir=out_dir, model_dir=model_dir, checkpoint=ckpt_path,
-        epochs_completed=len(history), best_epoch=early["best_epoch"], stopped_early=bool(early["stopped"]),
+        epochs_completed=len(history), best_epoch=max(kept) if kept else None,
+        best_epochs=list(stopper.best_epoch) if per_class else None,
+        stopped_early=stopper is not None and any(stopper.stopped),
     )
+
+
+def _keep_best(model: torch.nn.Module, best: dict[str, torch.Tensor] | None, classes: list[int] | None) -> dict[str, torch.Tensor]:
+    """CPU copy of the weights to keep: the whole model, or (``classes``) only those classes' rows of a stacked model."""
+    state = model.state_dict()
+    if best is None or classes is None:
+        return {k: _cpu_copy(v) for k, v in state.items()}
+    index = torch.tensor(classes, dtype=torch.long)
+    for k, v in state.items():
+        best[k][index] = v.detach()[index.to(v.device)].cpu()
+    return best

@@ -331,3 +331,57 @@ def test_existing_checkpoint_needs_resume(tmp_path):
     run(tmp_path, epochs=1)
     with pytest.raises(FileExistsError, match="resume=True"):
         run(tmp_path, epochs=1)
+
+
+# ---- the real families -------------------------------------------------------------------------------
+def test_classvae_classes_stop_one_by_one(tmp_path):
+    """ClassVAE early-stops per class: a stopped class's VAE is frozen and its best epoch's weights are kept."""
+    from learnedaug.models import build_model
+    from learnedaug.train.objectives import ELBO
+
+    class Scripted(ELBO):
+        # Class 0 keeps improving; class 1 is best at epoch 1 and worse afterwards (patience 1 -> stops at epoch 2).
+        script = [[5.0, 5.0], [4.0, 6.0], [3.0, 7.0], [2.0, 8.0]]
+
+        def per_class_validation_loss(self, model, images, labels):
+            return torch.tensor(self.script.pop(0), dtype=torch.float64)
+
+    torch.manual_seed(0)
+    model = build_model("classvae", num_classes=2, image_shape=(1, 6, 6), filters=4, fc_dim=8, latent_dim=2)
+    data = Blobs(40, num_classes=2)  # 15 % -> 6 validation images: one validation batch per epoch
+    snapshots = []
+
+    class Recording(Scripted):
+        def training_step(self, model, images, labels, step, *, generator=None):
+            if not snapshots or snapshots[-1][0] != len(self.script):
+                snapshots.append((len(self.script), {k: v.clone() for k, v in model.state_dict().items()}))
+            return super().training_step(model, images, labels, step, generator=generator)
+
+    result = run(tmp_path, epochs=4, model=model, dataset=data, objective=Recording(), patience=1)
+    assert result.best_epochs == [4, 1] and result.best_epoch == 4 and result.stopped_early
+    assert [row["epoch"] for row in result.history] == [1, 2, 3, 4]
+    start_of_epoch_2, start_of_epoch_3 = snapshots[1][1], snapshots[2][1]
+    final = result.model.state_dict()
+    for k in final:
+        assert torch.equal(final[k][1], start_of_epoch_2[k][1])  # class 1: weights after epoch 1
+        assert not torch.equal(final[k][0], start_of_epoch_3[k][0])  # class 0 kept training
+    # after class 1 stopped (end of epoch 2) its VAE did not move
+    ckpt = {k[len("model/"):]: v for k, v in load_checkpoint(result.checkpoint)[0].items() if k.startswith("model/")}
+    for k in final:
+        assert torch.equal(ckpt[k][1], start_of_epoch_3[k][1])
+
+
+@pytest.mark.parametrize("family", ["cdcvae", "cdcgan", "classvae", "dvae"])
+def test_every_family_trains_with_its_default_objective(tmp_path, family):
+    from learnedaug.models import build_model
+
+    small = {"cdcvae": {"fc_dim": 16, "base_channels": 4}, "cdcgan": {"fc_dim": 16, "base_channels": 4},
+             "classvae": {"fc_dim": 8, "filters": 4}, "dvae": {"channels": (4, 8), "latent_dim": 4}}[family]
+    torch.manual_seed(0)
+    model = build_model(family, num_classes=3, image_shape=(1, 28, 28), **small)
+    blobs = Blobs(24)
+    data = torch.utils.data.TensorDataset(torch.nn.functional.interpolate(blobs.images, size=28), blobs.labels)
+    result = fit(model, data, epochs=1, batch_size=8, out_dir=tmp_path, progress=False, sample_every=0)  # default objective
+    assert all(math.isfinite(v) for v in result.history[0].values())
+    again = GenerativeModel.from_pretrained(result.model_dir)
+    assert states_equal(again.state_dict(), result.model.state_dict())
