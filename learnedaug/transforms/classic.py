@@ -74,13 +74,6 @@ def _translate_range(translate: Number | Sequence[Number]) -> tuple[float, float
     return float(pair[0]), float(pair[1])
 
 
-def _interpolation(value: str | InterpolationMode) -> str:
-    value = value.value if isinstance(value, InterpolationMode) else value
-    if value not in F.INTERPOLATIONS:
-        raise ValueError(f"interpolation must be one of {list(F.INTERPOLATIONS)}, got {value!r}")
-    return value
-
-
 def _padding_mode(value: str) -> str:
     if value not in F.PADDING_MODES:
         raise ValueError(f"padding_mode must be one of {list(F.PADDING_MODES)}, got {value!r}")
@@ -219,7 +212,7 @@ class RandomRotation(_GeometricTransform):
     ) -> None:
         super().__init__(p=p, same_on_batch=same_on_batch, generator=generator)
         self.degrees = _symmetric_range(degrees, "degrees")
-        self.interpolation = _interpolation(interpolation)
+        self.interpolation = F.interpolation_name(interpolation)
         self.fill = _fill(fill)
         self.padding_mode = _padding_mode(padding_mode)
 
@@ -285,7 +278,7 @@ class RotBlur(_GeometricTransform):
         self.degrees = _symmetric_range(degrees, "degrees")
         self.sigma = _sigma_range(sigma)
         self.kernel_size = _kernel_size(kernel_size)
-        self.interpolation = _interpolation(interpolation)
+        self.interpolation = F.interpolation_name(interpolation)
         self.fill = _fill(fill)
         self.padding_mode = _padding_mode(padding_mode)
 
@@ -328,7 +321,7 @@ class ShiftRotate(_GeometricTransform):
         super().__init__(p=p, same_on_batch=same_on_batch, generator=generator)
         self.degrees = _symmetric_range(degrees, "degrees")
         self.translate = _translate_range(translate)
-        self.interpolation = _interpolation(interpolation)
+        self.interpolation = F.interpolation_name(interpolation)
         self.fill = _fill(fill)
         self.padding_mode = _padding_mode(padding_mode)
 

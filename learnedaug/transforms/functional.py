@@ -15,10 +15,11 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+from torchvision.transforms.v2 import InterpolationMode
 
 from learnedaug._checks import check_images
 
-__all__ = ["rotate", "affine", "gaussian_blur", "gaussian_kernel_size", "INTERPOLATIONS", "PADDING_MODES"]
+__all__ = ["rotate", "affine", "gaussian_blur", "gaussian_kernel_size", "interpolation_name", "INTERPOLATIONS", "PADDING_MODES"]
 
 INTERPOLATIONS = ("bilinear", "nearest")
 # Our name -> grid_sample's: "constant" fills with ``fill``; "edge" repeats the border pixel (Keras' "nearest");
@@ -75,6 +76,13 @@ def _per_image(value, n: int, name: str, *, device, dtype, width: int = 1) -> to
 def _check_choice(value: str, choices, name: str) -> None:
     if value not in choices:
         raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
+
+
+def interpolation_name(value: str | InterpolationMode) -> str:
+    """``"bilinear"`` or ``"nearest"`` from that string or torchvision's ``InterpolationMode``; else ValueError."""
+    name = value.value if isinstance(value, InterpolationMode) else value
+    _check_choice(name, INTERPOLATIONS, "interpolation")
+    return name
 
 
 def _fill_tensor(fill: FillLike, channels: int, *, device, dtype) -> torch.Tensor | None:
@@ -134,12 +142,12 @@ def _warp(
     images: torch.Tensor,
     matrices: torch.Tensor,
     *,
-    interpolation: str,
+    interpolation: str | InterpolationMode,
     fill: FillLike,
     padding_mode: str,
 ) -> torch.Tensor:
     """Resample a ``(N, C, H, W)`` batch through per-image inverse pixel maps ``(N, 2, 3)`` in one grid_sample."""
-    _check_choice(interpolation, INTERPOLATIONS, "interpolation")
+    interpolation = interpolation_name(interpolation)
     _check_choice(padding_mode, PADDING_MODES, "padding_mode")
     n, channels, h, w = images.shape
     dtype = _work_dtype(images)
@@ -162,7 +170,7 @@ def rotate(
     images: torch.Tensor,
     angles: torch.Tensor | Number,
     *,
-    interpolation: str = "bilinear",
+    interpolation: str | InterpolationMode = "bilinear",
     fill: FillLike = 0.0,
     padding_mode: str = "constant",
 ) -> torch.Tensor:
@@ -171,7 +179,7 @@ def rotate(
     Args:
         images: ``(N, C, H, W)`` or ``(C, H, W)``, float or uint8.
         angles: ``(N,)`` degrees, counter-clockwise (as ``torchvision.transforms.v2.functional.rotate``), or a number.
-        interpolation: ``"bilinear"`` or ``"nearest"``.
+        interpolation: ``"bilinear"`` or ``"nearest"`` (or torchvision's ``InterpolationMode``).
         fill: value(s) for pixels that come from outside the image, in the image's units (255 is white for uint8),
             one number or one per channel; used when ``padding_mode="constant"``.
         padding_mode: ``"constant"`` (``fill``), ``"edge"`` (repeat the border pixel) or ``"reflect"``.
@@ -197,7 +205,7 @@ def affine(
     scale: torch.Tensor | Number = 1.0,
     shear: torch.Tensor | Sequence[Number] | Number = 0.0,
     *,
-    interpolation: str = "bilinear",
+    interpolation: str | InterpolationMode = "bilinear",
     fill: FillLike = 0.0,
     padding_mode: str = "constant",
 ) -> torch.Tensor:

@@ -154,6 +154,11 @@ def test_affine_rotation_only_equals_rotate_and_shared_parameter_shorthands():
     torch.testing.assert_close(F.gaussian_blur(x, (0.8, 1.6)), F.gaussian_blur(x, torch.tensor([[0.8, 1.6]]).expand(4, 2)))
 
 
+def test_torchvision_interpolation_modes_are_accepted():
+    x = _images((2, 1, 10, 10))
+    torch.testing.assert_close(F.rotate(x, 30.0, interpolation=TF.InterpolationMode.NEAREST), F.rotate(x, 30.0, interpolation="nearest"))
+
+
 def test_integer_translation_is_an_exact_shift():
     x = _images((1, 1, 10, 10))
     out = F.affine(x, 0.0, translate=torch.tensor([[2.0, -3.0]]))
