@@ -298,8 +298,10 @@ class ShiftRotate(_GeometricTransform):
 
     The setting of the class-VAE papers' conventional augmentation: rotation uniform in ``degrees``, then a shift
     uniform in ``[-translate_x * W, translate_x * W]`` and ``[-translate_y * H, translate_y * H]`` pixels (not
-    rounded), bilinear. Keras fills uncovered pixels with its default ``fill_mode="nearest"`` (repeat the border
-    pixel), so ``padding_mode="edge"`` is the default here; ``"constant"`` with ``fill`` gives a flat background.
+    rounded), bilinear, as Keras draws them (geometry about the pixel-centre image centre like torchvision; Keras'
+    own centre sits half a pixel off). Keras fills uncovered pixels with its default ``fill_mode="nearest"``
+    (repeat the border pixel), so ``padding_mode="edge"`` is the default here; ``"constant"`` with ``fill`` gives
+    a flat background.
 
     Args:
         degrees: as in :class:`RandomRotation` (default 20).
