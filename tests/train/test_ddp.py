@@ -62,6 +62,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_two_cpu_ranks_stay_identical_on_different_shards(tmp_path):
     script = tmp_path / "train_ddp.py"

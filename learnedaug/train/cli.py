@@ -1,0 +1,140 @@
+"""``learnedaug train``: train a generator family on a labelled image set with :func:`learnedaug.train.fit`.
+
+    learnedaug train cdcvae --data mnist --subset 10% --epochs 50 --batch-size 64 --out runs/cdcvae-mnist10
+    torchrun --nproc_per_node 4 -m learnedaug.cli train cdcgan --data cifar10 --device cuda ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+FAMILIES = ("cdcvae", "cdcgan", "classvae", "dvae")
+
+
+def parse_fraction(text: str) -> float:
+    """``"10%"`` or ``"0.1"`` -> 0.1; must lie in (0, 1]."""
+    try:
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--subset must be a percentage like 10% or a fraction like 0.1, got {text!r}") from None
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"--subset must lie in (0%, 100%], got {text!r}")
+    return value
+
+
+def parse_setting(text: str) -> tuple[str, Any]:
+    """``"fc_dim=256"`` -> ("fc_dim", 256): the value is read as JSON, else kept as a string."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"--set needs KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def default_data_root() -> Path | None:
+    """``$LEARNEDAUG_DATA``, else ``../shared/data`` relative to the working directory if it exists."""
+    if os.environ.get("LEARNEDAUG_DATA"):
+        return Path(os.environ["LEARNEDAUG_DATA"])
+    shared = Path("..") / "shared" / "data"
+    return shared if shared.is_dir() else None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", choices=FAMILIES, help="generator family")
+    parser.add_argument("--data", required=True, help="mnist | cifar10 | PATH.npz | IMAGEFOLDER directory")
+    parser.add_argument("--data-root", type=Path, help="where mnist/cifar10 live (default $LEARNEDAUG_DATA, else ../shared/data)")
+    subset = parser.add_mutually_exclusive_group()
+    subset.add_argument("--subset", type=parse_fraction, metavar="FRACTION",
+                        help="stratified nested subset, e.g. 10%% (the same images as the benchmark's 10%% set)")
+    subset.add_argument("--per-class", type=_positive_int, metavar="K", help="balanced subset with K images per class")
+    parser.add_argument("--epochs", type=_positive_int, required=True)
+    parser.add_argument("--batch-size", type=_positive_int, required=True, help="per process under torchrun")
+    parser.add_argument("--out", type=Path, required=True, help="output directory (checkpoint, PNGs, model/)")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the subset, initial weights, data order and noise")
+    parser.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when available")
+    parser.add_argument("--latent-dim", type=_positive_int, help="latent size (default: the family's)")
+    parser.add_argument("--set", dest="settings", type=parse_setting, action="append", default=[], metavar="KEY=VALUE",
+                        help="any model config field, value as JSON, e.g. --set fc_dim=256 (repeatable)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model's submodules")
+    parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                        help="bf16 autocast (default: on for CUDA, off for CPU)")
+    parser.add_argument("--val-fraction", type=float, help="validation hold-out (default 0.15 for classvae, else 0)")
+    parser.add_argument("--patience", type=_positive_int, help="early-stopping patience in epochs (default 10 for classvae)")
+    parser.add_argument("--num-workers", type=int, default=0, help="DataLoader workers")
+    parser.add_argument("--sample-every", type=int, default=1, help="epochs between sample grids (0: never)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _select(data, args: argparse.Namespace):
+    from ..data import DEFAULT_FRACTIONS, balanced_subset, nested_subsets
+
+    if args.subset is not None:
+        # Drawn within the standard nested series (a subset depends only on the larger ones), so e.g. 10% is
+        # exactly the benchmark's 10% set for this seed.
+        fractions = sorted({f for f in DEFAULT_FRACTIONS if f > args.subset} | {args.subset})
+        return data.subset(nested_subsets(data.labels, fractions, seed=args.seed)[args.subset])
+    if args.per_class is not None:
+        return data.subset(balanced_subset(data.labels, per_class=args.per_class, seed=args.seed))
+    return data
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..data import load_dataset
+    from ..models import build_model
+    from .loop import LOSS_PLOT_NAME, SAMPLES_DIRNAME, fit
+
+    main_rank = os.environ.get("RANK", "0") == "0"
+    try:
+        data = load_dataset(args.data, split="train", root=args.data_root or default_data_root())
+        data = _select(data, args)
+        config: dict[str, Any] = dict(args.settings)
+        if args.latent_dim is not None:
+            config["latent_dim"] = args.latent_dim
+        config.update(num_classes=data.num_classes, image_shape=data.image_shape)
+        torch.manual_seed(args.seed)  # initial weights
+        model = build_model(args.model, **config)
+        device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if main_rank:
+            print(f"training {args.model} on {len(data)} images {data.image_shape} of {data.num_classes} classes "
+                  f"({args.data}) on {device}")
+        result = fit(
+            model, data, epochs=args.epochs, batch_size=args.batch_size, out_dir=args.out, seed=args.seed,
+            device=device, resume=args.resume, amp=args.amp, compile=args.compile, num_workers=args.num_workers,
+            progress=not args.no_progress, sample_every=args.sample_every, val_fraction=args.val_fraction,
+            patience=args.patience,
+        )
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError, FloatingPointError) as e:
+        print(f"learnedaug train: error: {e}", file=sys.stderr)
+        return 2
+    if main_rank:
+        last = result.history[-1] if result.history else {}
+        summary = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k not in ("epoch", "seconds"))
+        print(f"epochs completed: {result.epochs_completed}" + (f" (last: {summary})" if summary else ""))
+        if result.best_epoch is not None:
+            print(f"kept weights of epoch {result.best_epoch}" + (" (early stopping)" if result.stopped_early else ""))
+        print(f"model:       {result.model_dir}")
+        print(f"checkpoint:  {result.checkpoint}")
+        if args.sample_every:
+            print(f"samples:     {result.out_dir / SAMPLES_DIRNAME}")
+            print(f"loss curve:  {result.out_dir / LOSS_PLOT_NAME}")
+    return 0
