@@ -45,9 +45,11 @@ class ClassVAEConfig(ModelConfig):
 
 
 class Buckets:
-    """Route a batch by label: (N, ...) in input order <-> (K', M, ...) with one row per class present.
+    """Route a batch by label between input order (N, ...) and one padded bucket per class present.
 
-    ``classes`` (K',) are the sorted labels present, ``M`` the largest class count; padding slots hold zeros.
+    ``classes`` (K',) are the sorted labels present and ``size`` (M) the largest class count. The bucketed layout is
+    class-major (K', M, ...) or, with ``class_major=False``, member-major (M, K', ...) - the grouped-convolution
+    layout. Padding slots hold zeros.
     """
 
     def __init__(self, labels: torch.Tensor) -> None:
@@ -58,17 +60,22 @@ class Buckets:
         position[order] = torch.arange(labels.shape[0], device=labels.device) - starts[inverse[order]]
         self.classes = classes
         self.size = int(counts.max()) if labels.numel() else 0
-        self.slot = inverse * self.size + position  # flat index of each sample in the (K' * M) layout
+        # flat index of each sample in the (K' * M) and (M * K') layouts
+        self._slots = {True: inverse * self.size + position, False: position * classes.shape[0] + inverse}
 
-    def pack(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, ...) -> (K', M, ...), zero-padded."""
+    def _shape(self, class_major: bool) -> tuple[int, int]:
+        k = self.classes.shape[0]
+        return (k, self.size) if class_major else (self.size, k)
+
+    def pack(self, x: torch.Tensor, *, class_major: bool = True) -> torch.Tensor:
+        """(N, ...) -> (K', M, ...) or (M, K', ...), zero-padded."""
         out = x.new_zeros((self.classes.shape[0] * self.size, *x.shape[1:]))
-        out[self.slot] = x
-        return out.view(self.classes.shape[0], self.size, *x.shape[1:])
+        out[self._slots[class_major]] = x
+        return out.view(*self._shape(class_major), *x.shape[1:])
 
-    def unpack(self, x: torch.Tensor) -> torch.Tensor:
-        """(K', M, ...) -> (N, ...) in input order."""
-        return x.reshape(-1, *x.shape[2:])[self.slot]
+    def unpack(self, x: torch.Tensor, *, class_major: bool = True) -> torch.Tensor:
+        """(K', M, ...) or (M, K', ...) -> (N, ...) in input order."""
+        return x.reshape(-1, *x.shape[2:])[self._slots[class_major]]
 
 
 class ClassVAE(VariationalModel):
@@ -98,38 +105,46 @@ class ClassVAE(VariationalModel):
         self.dec_deconv3 = StackedConvTranspose2d(k, f, f, 3, stride=2)
         self.dec_out = StackedConv2d(k, f, c, 2)
 
-    # ---- bucketed passes: x (K', M, ...) for the classes ``index`` (K',)
-    def encode_stacked(self, x: torch.Tensor, index: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(K', M, C, H, W) in [0, 1] -> mean, std (K', M, latent); ``index`` (K',) names the classes (None: all K)."""
-        h = F.pad(x, (0, 1, 0, 1))  # Keras "same" for an even kernel pads right/bottom
-        h = F.relu(self.enc_conv1(h, index))
-        h = F.relu(self.enc_conv2(h, index))
-        h = F.relu(self.enc_conv3(h, index))
-        h = F.relu(self.enc_conv4(h, index))
-        h = F.relu(self.enc_fc(h.flatten(2), index))
+    # ---- bucketed passes for the classes ``index`` (K',), sorted and unique (None: all K in order)
+    def encode_buckets(self, x: torch.Tensor, index: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Member-major images (M, K', C, H, W) in [0, 1] -> mean, std (K', M, latent), class-major."""
+        m, k = x.shape[:2]
+        h = F.pad(x.flatten(1, 2), (0, 1, 0, 1))  # grouped layout (M, K' * C, H, W); Keras "same" for a 2x2 kernel
+        h = h.contiguous(memory_format=torch.channels_last)
+        h = F.relu_(self.enc_conv1(h, index))
+        h = F.relu_(self.enc_conv2(h, index))
+        h = F.relu_(self.enc_conv3(h, index))
+        h = F.relu_(self.enc_conv4(h, index))
+        h = h.unflatten(1, (k, -1)).transpose(0, 1).reshape(k, m, -1)  # per class, flattened in (C, H, W) order
+        h = F.relu(self.enc_fc(h, index))
         return self.enc_mean(h, index), torch.exp(0.5 * self.enc_logvar(h, index))
 
-    def decode_stacked(self, z: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
-        """(K', M, latent) -> logits (K', M, C, H, W); ``index`` (K',) names the classes (None: all K)."""
+    def decode_buckets(self, z: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
+        """Class-major latents (K', M, latent) -> member-major logits (M, K', C, H, W)."""
+        k, m = z.shape[:2]
+        f, hh, ww = self.hidden_shape
         h = F.relu(self.dec_fc1(z, index))
         h = F.relu(self.dec_fc2(h, index))
-        h = h.view(*h.shape[:2], *self.hidden_shape)
-        h = F.relu(self.dec_deconv1(h, index))
-        h = F.relu(self.dec_deconv2(h, index))
-        h = F.relu(self.dec_deconv3(h, index))
-        return self.dec_out(h, index)
+        # (K', M, f*hh*ww) -> grouped (M, K' * f, hh, ww) stored channels-last, in one copy
+        h = h.view(k, m, f, hh, ww).permute(1, 3, 4, 0, 2).reshape(m, hh, ww, k * f).permute(0, 3, 1, 2)
+        h = F.relu_(self.dec_deconv1(h, index))
+        h = F.relu_(self.dec_deconv2(h, index))
+        # H/2 -> H+1 (+1 bias-only row/column, cropped after the last conv, which is cheaper than cropping here)
+        h = F.relu_(self.dec_deconv3(h, index, crop=False))
+        h = self.dec_out(h, index)[..., : self.image_shape[1], : self.image_shape[2]]
+        return h.unflatten(1, (k, -1))
 
     # ---- per-sample API (input order)
     def encode(self, images: torch.Tensor, labels: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """Images (N, C, H, W) in [0, 1], labels (N,) -> posterior mean, std (N, latent) from each sample's class VAE."""
         b = Buckets(labels)
-        mu, std = self.encode_stacked(b.pack(images), b.classes)
+        mu, std = self.encode_buckets(b.pack(images, class_major=False), b.classes)
         return b.unpack(mu), b.unpack(std)
 
     def decode_logits(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         """Latents (N, latent), labels (N,) -> logits (N, C, H, W) from each sample's class VAE."""
         b = Buckets(labels)
-        return b.unpack(self.decode_stacked(b.pack(z), b.classes))
+        return b.unpack(self.decode_buckets(b.pack(z), b.classes), class_major=False)
 
     def nll(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Binary cross-entropy of ``target`` (N, C, H, W) in [0, 1], summed over pixels -> (N,)."""

@@ -145,16 +145,24 @@ class InfoGANDiscriminatorBody(nn.Module):
 
 
 # ---- per-class stacked layers ----------------------------------------------------------------
+# K independent layers (one per class) whose parameters carry a leading class dimension. ``index`` (K',) picks the
+# classes present in a batch (sorted, unique; None = all K, in order). Linear layers take (K', M, features); conv
+# layers take the grouped layout (M, K' * channels, H, W), where class k's channels form group k of one grouped
+# convolution - so a mixed batch is one call per layer, never a loop over classes.
 def _glorot_(weight: torch.Tensor, fan_in: int, fan_out: int) -> None:
     bound = math.sqrt(6.0 / (fan_in + fan_out))
     nn.init.uniform_(weight, -bound, bound)
 
 
-class StackedLinear(nn.Module):
-    """K independent linear layers: weight (K, out, in), bias (K, out). Glorot-uniform weights, zero bias (Keras).
+def _select(param: torch.Tensor, index: torch.Tensor | None) -> torch.Tensor:
+    # All classes present: use the parameter itself (no copy of the whole stack).
+    return param if index is None or index.numel() == param.shape[0] else param[index]
 
-    ``forward(x (K', M, in), index (K',) | None)`` applies layer ``index[k]`` to ``x[k]`` -> (K', M, out);
-    ``index=None`` means all K layers in order.
+
+class StackedLinear(nn.Module):
+    """K linear layers: weight (K, out, in), bias (K, out); Glorot-uniform weights, zero bias (Keras defaults).
+
+    ``forward(x (K', M, in), index)`` -> (K', M, out): layer ``index[k]`` applied to ``x[k]``, one batched matmul.
     """
 
     def __init__(self, groups: int, in_features: int, out_features: int) -> None:
@@ -164,46 +172,72 @@ class StackedLinear(nn.Module):
         _glorot_(self.weight, in_features, out_features)
 
     def forward(self, x: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
-        w, b = (self.weight, self.bias) if index is None else (self.weight[index], self.bias[index])
+        w, b = _select(self.weight, index), _select(self.bias, index)
         return torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))
 
 
-class _StackedConvBase(nn.Module):
-    def __init__(self, weight_shape: tuple[int, ...], out_channels: int, fan_in: int, fan_out: int, stride: int, padding: int) -> None:
+class StackedConv2d(nn.Module):
+    """K square convolutions: weight (K, out, in, k, k), bias (K, out); Glorot-uniform weights, zero bias.
+
+    ``forward(x (M, K' * in, H, W), index)`` -> (M, K' * out, H', W') as one grouped convolution.
+    """
+
+    def __init__(self, groups: int, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: int = 0) -> None:
         super().__init__()
-        self.weight = nn.Parameter(torch.empty(weight_shape))
-        self.bias = nn.Parameter(torch.zeros(weight_shape[0], out_channels))
+        ks = kernel_size * kernel_size
+        self.weight = nn.Parameter(torch.empty(groups, out_channels, in_channels, kernel_size, kernel_size))
+        self.bias = nn.Parameter(torch.zeros(groups, out_channels))
         self.stride, self.padding = stride, padding
-        _glorot_(self.weight, fan_in, fan_out)
-
-    def _grouped(self, x: torch.Tensor, index: torch.Tensor | None, op) -> torch.Tensor:
-        # (K', M, C, H, W) -> (M, K'*C, H, W): class k's channels form group k of one grouped convolution.
-        w, b = (self.weight, self.bias) if index is None else (self.weight[index], self.bias[index])
-        k, m, c, h, wd = x.shape
-        y = op(x.transpose(0, 1).reshape(m, k * c, h, wd), w.reshape(-1, *w.shape[2:]), b.reshape(-1), k)
-        return y.view(m, k, -1, *y.shape[-2:]).transpose(0, 1)
-
-
-class StackedConv2d(_StackedConvBase):
-    """K independent square convolutions: weight (K, out, in, k, k). ``forward(x (K', M, in, H, W), index)``."""
-
-    def __init__(self, groups: int, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: int = 0) -> None:
-        ks = kernel_size * kernel_size
-        super().__init__((groups, out_channels, in_channels, kernel_size, kernel_size), out_channels, in_channels * ks, out_channels * ks, stride, padding)
+        _glorot_(self.weight, in_channels * ks, out_channels * ks)
 
     def forward(self, x: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
-        return self._grouped(x, index, lambda v, w, b, g: F.conv2d(v, w, b, self.stride, self.padding, groups=g))
+        w, b = _select(self.weight, index), _select(self.bias, index)
+        return F.conv2d(x, w.flatten(0, 1), b.flatten(), self.stride, self.padding, groups=w.shape[0])
 
 
-class StackedConvTranspose2d(_StackedConvBase):
-    """K independent square transposed convolutions: weight (K, in, out, k, k). ``forward(x (K', M, in, H, W), index)``."""
+class StackedConvTranspose2d(nn.Module):
+    """K square transposed convolutions: weight (K, in, out, k, k) (PyTorch's layout per class), bias (K, out).
+
+    ``forward(x (M, K' * in, H, W), index)`` -> (M, K' * out, (H-1)*stride + k - 2*padding, ...), equal to
+    ``conv_transpose2d`` per class. Computed as a sub-pixel convolution: output pixels of each of the stride^2
+    phases are an ordinary convolution of the input with ceil(k/stride)^2 of the taps; one grouped conv2d yields all
+    phases as channels and ``pixel_shuffle`` interleaves them. (CPU backends run grouped conv2d far faster than
+    grouped conv_transpose2d.)
+    """
 
     def __init__(self, groups: int, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: int = 0) -> None:
+        super().__init__()
         ks = kernel_size * kernel_size
-        super().__init__((groups, in_channels, out_channels, kernel_size, kernel_size), out_channels, out_channels * ks, in_channels * ks, stride, padding)
+        self.weight = nn.Parameter(torch.empty(groups, in_channels, out_channels, kernel_size, kernel_size))
+        self.bias = nn.Parameter(torch.zeros(groups, out_channels))
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        self.taps = -(-kernel_size // stride)
+        _glorot_(self.weight, out_channels * ks, in_channels * ks)
+        # Phase a, tap t reads kernel entry a + stride * (taps - 1 - t); entries >= kernel_size are the zero padding.
+        tap = torch.tensor([[a + stride * (self.taps - 1 - t) for t in range(self.taps)] for a in range(stride)])
+        self.register_buffer("tap_index", tap, persistent=False)
 
-    def forward(self, x: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
-        return self._grouped(x, index, lambda v, w, b, g: F.conv_transpose2d(v, w, b, self.stride, self.padding, groups=g))
+    def phase_weight(self, w: torch.Tensor) -> torch.Tensor:
+        """(K', in, out, k, k) -> grouped conv2d weight (K' * out * stride^2, in, taps, taps)."""
+        s, t, k = self.stride, self.taps, self.kernel_size
+        wide = F.pad(w, (0, s * t - k, 0, s * t - k))
+        phases = wide[:, :, :, self.tap_index][..., self.tap_index]  # (K', in, out, s, t, s, t)
+        return phases.permute(0, 2, 3, 5, 1, 4, 6).reshape(-1, w.shape[1], t, t)
+
+    def forward(self, x: torch.Tensor, index: torch.Tensor | None = None, *, crop: bool = True) -> torch.Tensor:
+        """``crop=False`` returns the full sub-pixel output, (H + taps - 1) * stride per side starting at output
+        pixel ``-padding``, contiguous; the rows/columns past the true size then hold bias-only values. Cropping
+        later, after a cheaper layer, avoids feeding a strided view to the next convolution."""
+        w, b = _select(self.weight, index), _select(self.bias, index)
+        s, p = self.stride, self.padding
+        if s == 1 and p < self.taps and crop:  # a plain convolution with the flipped kernel
+            return F.conv2d(x, self.phase_weight(w), b.flatten(), padding=self.taps - 1 - p, groups=w.shape[0])
+        y = F.conv2d(x, self.phase_weight(w), b.flatten().repeat_interleave(s * s), padding=self.taps - 1, groups=w.shape[0])
+        y = F.pixel_shuffle(y, s)
+        if not crop:
+            return y
+        h, wd = [(n - 1) * s + self.kernel_size - 2 * p for n in x.shape[-2:]]
+        return y[..., p : p + h, p : p + wd]
 
 
 # ---- likelihood ----------------------------------------------------------------------------------
