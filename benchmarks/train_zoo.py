@@ -1,0 +1,191 @@
+"""Train the zoo's MNIST models on named MNIST subsets and publish them (cards, fp16 weights, sample grids).
+
+    python benchmarks/train_zoo.py                          # every model in ZOO, one after another
+    python benchmarks/train_zoo.py --only cdcvae-mnist      # one model (run several in parallel, one per process)
+    python benchmarks/train_zoo.py --only cdcvae-mnist --no-publish   # train only
+
+For each model: draw its subset of MNIST train (``nested_subsets`` / seed 0, seed 000's MNIST-alpha sets), build the
+model with a fixed init seed, ``fit`` it into ``runs/zoo/<name>`` (resumable: an interrupted run continues from its
+checkpoint and ends bit-identical to an uninterrupted one), then publish:
+
+1. ``save_pretrained(fp16, inference_only=True)`` and load that file back (fp16 -> fp32): every metric below is
+   measured on the loaded weights, never on the training copy;
+2. metrics: the last epoch's mean training losses, the best validation loss (ClassVAE's 15 % split), the negative
+   ELBO per image on the MNIST test set (VAEs), and the domain FID of 10,000 balanced samples vs the 10,000 MNIST test
+   images (features of ``learnedaug.metrics.DomainClassifier`` trained on MNIST train, 2 epochs, seed 0; cached in
+   ``runs/zoo/domain_classifier.safetensors``);
+3. ``make_card`` into ``model_zoo/`` (weights copied to ``model_zoo/weights/``), the sample grid of the loaded model
+   (one row per class, seed 0) to ``docs/samples/<name>.png`` and the loss curve to ``docs/samples/<name>_loss.png``.
+
+Widths are below the papers' (see ``docs/models.md``) so that all of ``model_zoo/weights`` stays under 60 MB and the
+models train on a CPU. Machine time is printed per model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from filelock import FileLock
+
+from learnedaug.data import ImageSet, load_dataset, nested_subsets
+from learnedaug.metrics import DomainClassifier, DomainExtractor, compute_statistics, frechet_distance, train_domain_classifier
+from learnedaug.models import GenerativeModel, build_model
+from learnedaug.train import fit, save_sample_grid
+from learnedaug.train.objectives import objective_for
+from learnedaug.zoo import make_card
+
+REPO = Path(__file__).resolve().parents[1]
+MNIST_LICENCE = "CC BY-SA 3.0"
+SEED = 0
+FID_SAMPLES = 10_000
+
+# Widths shared by the CDCVAE/CDCGAN models (paper: fc_dim 1024, base_channels 64).
+INFOGAN_SMALL = {"fc_dim": 256, "base_channels": 32}
+
+
+@dataclasses.dataclass(frozen=True)
+class ZooModel:
+    """One published model: its family and config, the MNIST fraction it sees (seed 0) and the training recipe."""
+
+    name: str
+    family: str
+    config: dict[str, Any]
+    fraction: float
+    epochs: int
+    batch_size: int = 64
+    description: str = ""
+
+    @property
+    def subset(self) -> str:
+        """The card's subset name: "10%", "1%" ..."""
+        return f"{self.fraction * 100:g}%"
+
+
+ZOO = [
+    ZooModel("classvae-mnist", "classvae", {"latent_dim": 3, "fc_dim": 64, "filters": 16}, 0.1, 40,
+             description="ClassVAE (one VAE per class, latent 3, narrowed Table-1 layout) trained on MNIST-10%"),
+    ZooModel("cdcvae-mnist", "cdcvae", INFOGAN_SMALL, 0.1, 15,
+             description="CDCVAE (InfoGAN nets at 1/4 width, latent 62) trained on MNIST-10%"),
+    ZooModel("cdcgan-mnist", "cdcgan", INFOGAN_SMALL, 0.1, 15,
+             description="CDCGAN (InfoGAN nets at 1/4 width, latent 62; generator only) trained on MNIST-10%"),
+    ZooModel("dvae-mnist", "dvae", {"channels": [16, 32, 64, 64, 64], "conditional": True}, 0.1, 12,
+             description="Conditional denoising VAE (ROT-BLUR input -> clean target, narrowed encoder) trained on MNIST-10%"),
+    ZooModel("cdcvae-mnist-1pct", "cdcvae", INFOGAN_SMALL, 0.01, 120,
+             description="CDCVAE (InfoGAN nets at 1/4 width, latent 62) trained on MNIST-1%"),
+    ZooModel("cdcgan-mnist-1pct", "cdcgan", INFOGAN_SMALL, 0.01, 150,
+             description="CDCGAN (InfoGAN nets at 1/4 width, latent 62; generator only) trained on MNIST-1%"),
+]
+
+
+def recipe(spec: ZooModel) -> str:
+    """The exact command that reproduces ``spec`` (training and publishing)."""
+    return f"python benchmarks/train_zoo.py --only {spec.name} --threads 1"
+
+
+def training_subset(train: ImageSet, fraction: float) -> ImageSet:
+    """Seed-0 nested stratified subset of MNIST train holding ``fraction`` of it (seed 000's MNIST-alpha)."""
+    return train.subset(nested_subsets(train.labels, [fraction], seed=SEED)[fraction])
+
+
+def train(spec: ZooModel, train_set: ImageSet, runs: Path, *, progress: bool) -> Path:
+    """Fit ``spec`` (resuming its checkpoint if any) and return the run directory."""
+    torch.manual_seed(SEED)  # the init draws from the global RNG
+    model = build_model(spec.family, **spec.config)
+    out = runs / spec.name
+    result = fit(model, training_subset(train_set, spec.fraction), epochs=spec.epochs, batch_size=spec.batch_size,
+                 out_dir=out, seed=SEED, resume=True, progress=progress, sample_every=1)
+    seconds = sum(row["seconds"] for row in result.history)
+    print(f"{spec.name}: {result.epochs_completed} epochs, {seconds / 60:.1f} min of training", flush=True)
+    return out
+
+
+def domain_extractor(train_set: ImageSet, runs: Path, *, progress: bool) -> DomainExtractor:
+    """The MNIST domain-FID extractor (trained once on all of MNIST train, 2 epochs, seed 0, then cached)."""
+    path = runs / "domain_classifier.safetensors"
+    with FileLock(str(path) + ".lock"):
+        if not path.is_file():
+            train_domain_classifier(train_set.images, train_set.labels, epochs=2, generator=SEED, progress=progress).save(path)
+    return DomainExtractor(DomainClassifier.load(path))
+
+
+def test_loss(model: GenerativeModel, test_set: ImageSet, batch_size: int = 500) -> float:
+    """Mean negative ELBO (nats per image, clean encoder input) of the MNIST test set under a VAE."""
+    objective = objective_for(model)
+    total = 0.0
+    for start in range(0, len(test_set), batch_size):
+        x = test_set.images[start:start + batch_size].float().div(255.0)
+        y = test_set.labels[start:start + batch_size]
+        total += objective.validation_loss(model, x, y) * y.shape[0]
+    return total / len(test_set)
+
+
+def measure(spec: ZooModel, model: GenerativeModel, history: list[dict[str, float]], test_set: ImageSet,
+            extractor: DomainExtractor, runs: Path, *, progress: bool) -> dict[str, float]:
+    """Metrics of the loaded (fp16 -> fp32) model; nothing is copied from training except the logged losses."""
+    last = history[-1]
+    metrics = {f"train_{k}": round(v, 4) for k, v in last.items() if k not in ("epoch", "seconds", "val_loss")}
+    metrics["epochs"] = int(last["epoch"])
+    val = [row["val_loss"] for row in history if "val_loss" in row]
+    if val:
+        metrics["best_val_loss"] = round(min(val), 4)
+    if spec.family != "cdcgan":
+        metrics["test_neg_elbo"] = round(test_loss(model, test_set), 4)
+    real = compute_statistics(test_set.images, extractor, progress=progress, cache_dir=runs / "fid_cache")
+    fake = compute_statistics(model, extractor, n=FID_SAMPLES, seed=SEED, progress=progress, cache_dir=False)
+    metrics["domain_fid_test_10k"] = round(frechet_distance(fake.mu, fake.sigma, real.mu, real.sigma), 4)
+    return metrics
+
+
+def publish(spec: ZooModel, run_dir: Path, test_set: ImageSet, extractor: DomainExtractor, zoo_dir: Path,
+            samples_dir: Path, *, progress: bool) -> dict[str, float]:
+    """fp16 weights -> reload -> metrics -> card + sample grid + loss curve."""
+    trained = GenerativeModel.from_pretrained(run_dir / "model")
+    fp16_dir = trained.save_pretrained(run_dir / "fp16", dtype=torch.float16, inference_only=True)
+    model = GenerativeModel.from_pretrained(fp16_dir)
+    history = json.loads((run_dir / "history.json").read_text())
+    metrics = measure(spec, model, history, test_set, extractor, run_dir.parent, progress=progress)
+    make_card(fp16_dir, name=spec.name, description=spec.description,
+              training_data={"dataset": "mnist", "subset": spec.subset, "seed": SEED, "licence": MNIST_LICENCE},
+              recipe=recipe(spec), metrics=metrics, urls=[], zoo_dir=zoo_dir)
+    save_sample_grid(model, samples_dir / f"{spec.name}.png", generator=torch.Generator().manual_seed(SEED))
+    shutil.copyfile(run_dir / "loss.png", samples_dir / f"{spec.name}_loss.png")
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", choices=[s.name for s in ZOO], help="models to train (default: all)")
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data", help="root holding mnist/*.npz")
+    parser.add_argument("--runs", type=Path, default=REPO / "runs" / "zoo", help="training directories")
+    parser.add_argument("--zoo-dir", type=Path, default=REPO / "model_zoo", help="where cards and weights go")
+    parser.add_argument("--samples-dir", type=Path, default=REPO / "docs" / "samples", help="where grids go")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    parser.add_argument("--no-publish", action="store_true", help="train only")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    progress = not args.quiet
+    train_set = load_dataset("mnist", root=args.data)
+    test_set = load_dataset("mnist", split="test", root=args.data)
+    chosen = [s for s in ZOO if args.only is None or s.name in args.only]
+    for spec in chosen:
+        t0 = time.perf_counter()
+        run_dir = train(spec, train_set, args.runs, progress=progress)
+        if not args.no_publish:
+            extractor = domain_extractor(train_set, args.runs, progress=progress)
+            metrics = publish(spec, run_dir, test_set, extractor, args.zoo_dir, args.samples_dir, progress=progress)
+            print(f"{spec.name}: {json.dumps(metrics)}", flush=True)
+        print(f"{spec.name}: done in {(time.perf_counter() - t0) / 60:.1f} min (wall)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
