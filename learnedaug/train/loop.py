@@ -21,7 +21,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import torch.distributed as dist
@@ -174,6 +174,46 @@ def validate_dataset(
         for i, item in enumerate(tqdm(loader, total=n, desc="checking data", disable=not progress, leave=False))
     ]
     return torch.tensor(labels, dtype=torch.int64)
+
+
+class _Batch(NamedTuple):
+    images: torch.Tensor
+    labels: torch.Tensor
+
+
+class _InMemory(Dataset):
+    """Batched view of an unchanged in-memory ImageSet: one uint8 gather per batch instead of N ``__getitem__``.
+
+    Same values as the ImageSet's items once :func:`_to_device_images` has converted them (on the device).
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+        self.images, self.labels = images, labels
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.images[index], self.labels[index]
+
+    def __getitems__(self, indices: list[int]) -> _Batch:
+        idx = torch.as_tensor(indices, dtype=torch.long)
+        return _Batch(self.images[idx], self.labels[idx])
+
+
+def _collate(batch: Any) -> Any:
+    """A ``__getitems__`` batch is already collated; anything else goes through the default collate."""
+    if isinstance(batch, _Batch):
+        return batch
+    return torch.utils.data.default_collate(batch)
+
+
+def _fast_view(dataset: Dataset) -> Dataset:
+    from ..data import ImageSet
+
+    if isinstance(dataset, ImageSet) and dataset.transform is None:
+        return _InMemory(dataset.images, dataset.labels)
+    return dataset
 
 
 def _to_device_images(images: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -545,18 +585,20 @@ def _fit(model, dataset, labels, ddp: _Dist, device, amp_dtype, out_dir: Path, c
         return torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext()
 
     # Validation split and data order: functions of the seed only.
+    dataset = _fast_view(dataset)
     if val_fraction > 0:
         from ..data import stratified_split
 
         train_idx, val_idx = stratified_split(labels, val_fraction, seed=seed)
         train_set: Dataset = Subset(dataset, train_idx.tolist())
-        val_loader = DataLoader(Subset(dataset, val_idx.tolist()), batch_size=batch_size, num_workers=num_workers)
+        val_loader = DataLoader(Subset(dataset, val_idx.tolist()), batch_size=batch_size, num_workers=num_workers,
+                                collate_fn=_collate)
     else:
         train_set, val_loader = dataset, None
     sampler = DistributedSampler(train_set, num_replicas=ddp.world, rank=ddp.rank, shuffle=True, seed=seed)
     loader_gen = torch.Generator()
     loader = DataLoader(
-        train_set, batch_size=batch_size, sampler=sampler, num_workers=num_workers, generator=loader_gen,
+        train_set, batch_size=batch_size, sampler=sampler, num_workers=num_workers, generator=loader_gen, collate_fn=_collate,
         drop_last=len(sampler) >= batch_size,  # full batches only, unless the whole shard is smaller than one batch
         pin_memory=device.type == "cuda",
     )
