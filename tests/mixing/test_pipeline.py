@@ -1,7 +1,6 @@
 """The worked example of docs/mixing.md, end to end: v2 transforms + MixedDataset in a 2-worker DataLoader +
 LearnedVariation and BatchMixer in the loop, training a small classifier."""
 
-import pytest
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
