@@ -12,8 +12,9 @@ from torchvision.transforms.v2 import Transform
 from torchvision.transforms.v2 import functional as TF
 
 from .._checks import check_images, check_labels
-from .._random import GeneratorLike, as_generator, rand, randint
+from .._random import GeneratorLike, rand, randint
 from ..models.base import ConditionalSampler
+from ..transforms.learned import WorkerStream
 from .pool import check_sampler, model_device
 
 MODES = ("append", "replace")
@@ -32,7 +33,9 @@ class BatchMixer(Transform):
             class prior of the data is kept. ``"balanced"``: uniform over the model's classes.
         transform: applied to the synthetic batch after dtype conversion, e.g. the ``v2.Normalize`` the real
             batch already went through (BatchMixer cannot guess it).
-        generator: torch.Generator or int seed for positions, labels and the model's noise (None: global RNG).
+        generator: torch.Generator or int seed for positions, labels and the model's noise (None: global RNG);
+            on DDP ranks > 0 (and in DataLoader workers) it is re-derived per rank (see WorkerStream), so ranks
+            seeded alike still draw different synthetic samples.
 
     ``x`` is (N, C, H, W) uint8 or float in [0, 1] (before ``transform``), on any device; synthetic images are made
     on the model's device and moved to ``x``'s device and dtype. ``y`` is (N,) class indices or (N, K) one-hot /
@@ -63,14 +66,18 @@ class BatchMixer(Transform):
         self.mode = mode
         self.labels = labels
         self.synthetic_transform = transform
-        self.generator = as_generator(generator)
+        self._stream = WorkerStream(generator)
 
     def forward(self, *inputs: Any) -> tuple[torch.Tensor, torch.Tensor]:
         images, targets = inputs if len(inputs) > 1 else inputs[0]
         return self.mix(images, targets)
 
-    def _synthetic_labels(self, targets: torch.Tensor, n: int, device: torch.device) -> torch.Tensor:
-        g = self.generator
+    @property
+    def generator(self) -> torch.Generator | None:
+        """The generator given at construction (None: torch's global RNG)."""
+        return self._stream.generator
+
+    def _synthetic_labels(self, targets: torch.Tensor, n: int, device: torch.device, g: torch.Generator | None) -> torch.Tensor:
         k = self.model.num_classes
         if self.labels == "balanced":
             return randint(k, (n,), generator=g, device=device)
@@ -104,9 +111,9 @@ class BatchMixer(Transform):
         if n == 0 or n_batch == 0:
             return images, targets
 
-        device = images.device
-        syn_labels = self._synthetic_labels(targets, n, targets.device)
-        synthetic = self.model.sample(syn_labels.to(model_device(self.model)), generator=self.generator).to(device)
+        device, g = images.device, self._stream.get()
+        syn_labels = self._synthetic_labels(targets, n, targets.device, g)
+        synthetic = self.model.sample(syn_labels.to(model_device(self.model)), generator=g).to(device)
         synthetic = TF.to_dtype(synthetic, images.dtype, scale=True)
         if self.synthetic_transform is not None:
             synthetic = self.synthetic_transform(synthetic)
@@ -116,8 +123,7 @@ class BatchMixer(Transform):
         if self.mode == "append":
             out_x, out_y = torch.cat([plain, synthetic]), torch.cat([targets, syn_targets])
         else:
-            gen_device = device if self.generator is None else self.generator.device
-            positions = torch.randperm(n_batch, generator=self.generator, device=gen_device)[:n]
+            positions = torch.randperm(n_batch, generator=g, device=device if g is None else g.device)[:n]
             out_x, out_y = plain.clone(), targets.clone()
             out_x[positions.to(device)] = synthetic
             out_y[positions.to(targets.device)] = syn_targets

@@ -131,3 +131,24 @@ def test_properties(fake_cls, n, ratio, mode, uint8, seed):
         assert 0 <= out_x.min() and out_x.max() <= 1
     again = BatchMixer(model, ratio, mode, generator=seed)(x, y)
     assert torch.equal(again[0], out_x) and torch.equal(again[1], out_y)
+
+
+def test_ranks_seeded_alike_draw_different_samples(monkeypatch, fake):
+    x, y = batch()
+    rank0, _ = BatchMixer(fake, 0.5, generator=4)(x, y)
+    monkeypatch.setenv("RANK", "1")
+    rank1, _ = BatchMixer(fake, 0.5, generator=4)(x, y)
+    assert torch.equal(rank0[:10], rank1[:10]) and not torch.equal(rank0[10:], rank1[10:])
+
+
+def test_real_small_model():
+    from learnedaug.models import build_model
+
+    torch.manual_seed(0)
+    gan = build_model("cdcgan", num_classes=10, image_shape=(1, 28, 28), fc_dim=32, base_channels=8)
+    x, y = torch.rand(6, 1, 28, 28), torch.arange(6)
+    out_x, out_y = BatchMixer(gan, 0.5, labels="balanced", generator=2)(x, y)
+    g = torch.Generator().manual_seed(2)
+    labels = randint(10, (3,), generator=g)
+    torch.testing.assert_close(out_x[6:], gan.sample(labels, generator=g), rtol=0, atol=0)
+    assert torch.equal(out_y[6:], labels)

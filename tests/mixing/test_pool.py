@@ -113,3 +113,13 @@ def test_refill_async_reports_errors(fake):
     with pytest.raises(RuntimeError, match="epoch 1 failed: device lost"):
         pool.wait()
     assert pool.epoch == 0
+
+
+def test_real_small_model():
+    from learnedaug.models import build_model
+
+    torch.manual_seed(0)
+    vae = build_model("classvae", num_classes=10, image_shape=(1, 28, 28), filters=4, fc_dim=8)
+    pool = SamplePool(vae, 30, batch_size=16, seed=1)
+    assert torch.bincount(pool.labels, minlength=10).tolist() == [3] * 10
+    torch.testing.assert_close(pool.images, reference_pool(vae, pool.labels, 1, 0, 16), rtol=0, atol=0)
