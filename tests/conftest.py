@@ -10,9 +10,9 @@ from hypothesis import settings
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("LEARNEDAUG_SHARED_DATA", REPO.parent / "shared" / "data"))
 
-# Under pytest-xdist every worker gets one core: no oversubscription on small CI machines.
-if os.environ.get("PYTEST_XDIST_WORKER"):
-    torch.set_num_threads(1)
+# One intra-op thread per test process (``make test`` runs one process per core): small test tensors gain nothing
+# from threads and oversubscribed cores slow every test down several times.
+torch.set_num_threads(1)
 
 # CPU timings on shared machines are noisy: no per-example deadline, a moderate number of examples.
 settings.register_profile("learnedaug", deadline=None, max_examples=25, derandomize=True)
