@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from .base import ModelConfig
 from .nets import (
+    CHANNELS_LAST,
     StackedConv2d,
     StackedConvTranspose2d,
     StackedLinear,
@@ -110,7 +111,7 @@ class ClassVAE(VariationalModel):
         """Member-major images (M, K', C, H, W) in [0, 1] -> mean, std (K', M, latent), class-major."""
         m, k = x.shape[:2]
         h = F.pad(x.flatten(1, 2), (0, 1, 0, 1))  # grouped layout (M, K' * C, H, W); Keras "same" for a 2x2 kernel
-        h = h.contiguous(memory_format=torch.channels_last)
+        h = h.contiguous(memory_format=CHANNELS_LAST)
         h = F.relu_(self.enc_conv1(h, index))
         h = F.relu_(self.enc_conv2(h, index))
         h = F.relu_(self.enc_conv3(h, index))

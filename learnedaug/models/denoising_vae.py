@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from .base import ModelConfig
-from .nets import LIKELIHOODS, Likelihood, VariationalModel, check_positive, eval_mode, one_hot
+from .nets import CHANNELS_LAST, LIKELIHOODS, Likelihood, VariationalModel, check_positive, eval_mode, one_hot
 
 MIN_FEATURE = 4
 
@@ -99,14 +99,14 @@ class DenoisingVAE(VariationalModel):
 
     def encode(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Images (N, C, H, W) in [0, 1] -> posterior mean, std (N, latent_dim); labels are ignored by the encoder."""
-        h = self.encoder(images).flatten(1)
+        h = self.encoder(images.contiguous(memory_format=CHANNELS_LAST)).flatten(1)
         return self.mean_head(h), torch.exp(0.5 * self.logvar_head(h))
 
     def decode_logits(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         """Latents (N, latent_dim) [+ labels (N,) when conditional] -> logits (N, C, H, W)."""
         if self.config.conditional:
             z = torch.cat([z, one_hot(labels, self.num_classes, z.dtype)], dim=1)
-        return self.decoder(self.decoder_fc(z).view(-1, *self.bottom))
+        return self.decoder(self.decoder_fc(z).view(-1, *self.bottom).contiguous(memory_format=CHANNELS_LAST))
 
     def nll(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Reconstruction NLL of ``target`` under the configured likelihood, summed over pixels -> (N,)."""

@@ -23,6 +23,9 @@ from .._checks import check_images, check_labels
 from .._random import randn
 from .base import GenerativeModel
 
+# Conv stacks run on channels-last activations: same arithmetic, markedly faster (transposed) convolutions on CPU
+# (oneDNN) and the preferred layout of cuDNN's tensor-core kernels.
+CHANNELS_LAST = torch.channels_last
 LEAK = 0.2  # leaky-ReLU slope of the reference implementation the CDCGAN/CDCVAE paper builds on (hwalsuklee, 2018)
 
 
@@ -102,7 +105,7 @@ class InfoGANGenerator(nn.Module):
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         h = self.fc(torch.cat([z, one_hot(labels, self.num_classes, z.dtype)], dim=1))
-        return self.deconv(h.view(-1, *self.start))
+        return self.deconv(h.view(-1, *self.start).contiguous(memory_format=CHANNELS_LAST))
 
 
 class InfoGANDiscriminatorBody(nn.Module):
@@ -141,7 +144,8 @@ class InfoGANDiscriminatorBody(nn.Module):
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         maps = label_maps(labels, self.num_classes, x.shape[-2], x.shape[-1], x.dtype)
-        return self.fc(self.conv(torch.cat([x * 2 - 1, maps], dim=1)).flatten(1))
+        h = torch.cat([x * 2 - 1, maps], dim=1).contiguous(memory_format=CHANNELS_LAST)
+        return self.fc(self.conv(h).flatten(1))
 
 
 # ---- per-class stacked layers ----------------------------------------------------------------
