@@ -75,6 +75,7 @@ class _Dist:
     world: int = 1
     rank: int = 0
     owns_group: bool = False
+    device: torch.device = torch.device("cpu")  # where collectives run: CUDA for nccl, CPU for gloo
 
     @property
     def active(self) -> bool:
@@ -85,9 +86,11 @@ class _Dist:
         return self.rank == 0
 
     def mean_(self, t: torch.Tensor) -> torch.Tensor:
+        """Average ``t`` over ranks in place (on any device; nccl needs a CUDA copy)."""
         if self.active:
-            dist.all_reduce(t, op=dist.ReduceOp.SUM)
-            t.div_(self.world)
+            buf = t if t.device == self.device else t.to(self.device)
+            dist.all_reduce(buf, op=dist.ReduceOp.SUM)
+            t.copy_(buf.div_(self.world))
         return t
 
     def broadcast_state(self, module: torch.nn.Module, *, params: bool) -> None:
@@ -115,7 +118,8 @@ def _setup_distributed(device: torch.device) -> tuple[_Dist, torch.device]:
     owns = not dist.is_initialized()
     if owns:
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    return _Dist(world=dist.get_world_size(), rank=dist.get_rank(), owns_group=owns), device
+    comm = device if dist.get_backend() == "nccl" else torch.device("cpu")
+    return _Dist(world=dist.get_world_size(), rank=dist.get_rank(), owns_group=owns, device=comm), device
 
 
 # ---- data ----------------------------------------------------------------------------------------
