@@ -385,3 +385,12 @@ def test_every_family_trains_with_its_default_objective(tmp_path, family):
     assert all(math.isfinite(v) for v in result.history[0].values())
     again = GenerativeModel.from_pretrained(result.model_dir)
     assert states_equal(again.state_dict(), result.model.state_dict())
+
+
+def test_grad_clip_bounds_each_update(tmp_path):
+    model = tiny_model()
+    before = [p.detach().clone() for p in model.encoder.parameters()]
+    run(tmp_path, epochs=1, model=model, objective=TwoOptimizers(), grad_clip=1e-3)
+    moved = torch.sqrt(sum(((p.detach() - b) ** 2).sum() for p, b in zip(model.encoder.parameters(), before)))
+    # SGD lr 0.01, 6 steps, each clipped to norm 1e-3: the encoder moves at most 6e-5.
+    assert 0 < moved <= 6 * 0.01 * 1e-3 * (1 + 1e-5)

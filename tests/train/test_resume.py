@@ -135,3 +135,11 @@ def test_resume_cdcgan_bit_exact(tmp_path):
     go("resumed", 1)
     resumed = go("resumed", 3, resume=True)
     assert states_equal(straight.model.state_dict(), resumed.model.state_dict())
+
+
+def test_resume_fp16_keeps_grad_scaler_state(tmp_path):
+    straight = run(tmp_path, "straight", epochs=3, amp="fp16")
+    run(tmp_path, "resumed", epochs=1, amp="fp16")
+    assert load_checkpoint(tmp_path / "resumed" / CHECKPOINT_NAME)[1]["scaler"]["scale"] > 0
+    resumed = run(tmp_path, "resumed", epochs=3, amp="fp16", resume=True)
+    assert states_equal(straight.model.state_dict(), resumed.model.state_dict())
