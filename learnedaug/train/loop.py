@@ -261,15 +261,14 @@ def _unpack_optimizer(name: str, opt: torch.optim.Optimizer, packed: dict[str, A
             state.setdefault(int(idx), {})[field] = value
     for idx, fields in packed["scalars"].items():
         state.setdefault(int(idx), {}).update(fields)
-    groups = []
-    for saved, current in zip(packed["param_groups"], opt.param_groups):
-        # JSON turned tuples (e.g. Adam's betas) into lists.
-        groups.append({k: tuple(v) if isinstance(current.get(k), tuple) else v for k, v in saved.items()})
     if len(packed["param_groups"]) != len(opt.param_groups):
         raise ValueError(
             f"checkpoint optimizer {name!r} has {len(packed['param_groups'])} parameter groups, "
             f"the objective built {len(opt.param_groups)}"
         )
+    # JSON turned tuples (e.g. Adam's betas) into lists.
+    groups = [{k: tuple(v) if isinstance(current.get(k), tuple) else v for k, v in saved.items()}
+              for saved, current in zip(packed["param_groups"], opt.param_groups)]
     opt.load_state_dict({"state": state, "param_groups": groups})
 
 
@@ -295,6 +294,8 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
     ``meta`` holds ``epoch`` (completed epochs), ``history``, ``seed`` and the rest of the run's bookkeeping.
     """
     path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
         with safe_open(str(path), framework="pt") as f:
             header = f.metadata() or {}
