@@ -19,6 +19,7 @@ import dataclasses
 import torch
 import torch.nn.functional as F
 
+from .._checks import check_labels
 from .base import ModelConfig
 from .nets import (
     CHANNELS_LAST,
@@ -138,12 +139,17 @@ class ClassVAE(VariationalModel):
     # ---- per-sample API (input order)
     def encode(self, images: torch.Tensor, labels: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """Images (N, C, H, W) in [0, 1], labels (N,) -> posterior mean, std (N, latent) from each sample's class VAE."""
+        if not labels.numel():  # no class present: nothing to route
+            empty = images.new_zeros((0, self.latent_dim))
+            return empty, empty.clone()
         b = Buckets(labels)
         mu, std = self.encode_buckets(b.pack(images, class_major=False), b.classes)
         return b.unpack(mu), b.unpack(std)
 
     def decode_logits(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         """Latents (N, latent), labels (N,) -> logits (N, C, H, W) from each sample's class VAE."""
+        if not labels.numel():
+            return z.new_zeros((0, *self.image_shape))
         b = Buckets(labels)
         return b.unpack(self.decode_buckets(b.pack(z), b.classes), class_major=False)
 
@@ -153,9 +159,10 @@ class ClassVAE(VariationalModel):
 
     @torch.no_grad()
     def copy_classes_from(self, other: "ClassVAE", classes: torch.Tensor) -> None:
-        """Overwrite the VAEs of ``classes`` (int tensor) with ``other``'s (e.g. restore per-class best weights)."""
+        """Overwrite the VAEs of ``classes`` ((n,) int tensor) with ``other``'s (e.g. restore per-class best weights)."""
         if type(other) is not type(self) or other.config != self.config:
             raise ValueError(f"other must be a ClassVAE with the same config, got {type(other).__name__} {getattr(other, 'config', None)}")
-        classes = torch.as_tensor(classes, dtype=torch.long).to(self.device)
+        check_labels(classes, self.num_classes, name="classes")
+        classes = classes.to(self.device, torch.long)
         for p, q in zip(self.parameters(), other.parameters()):
             p[classes] = q[classes].to(p.device)

@@ -77,6 +77,15 @@ def test_vary_deterministic_and_scale_zero_ignores_noise(family):
 
 
 @pytest.mark.parametrize("family", FAMILIES)
+def test_empty_batches(family):
+    model = tiny(family)
+    none = torch.zeros(0, dtype=torch.long)
+    assert model.sample(none, generator=gen(0)).shape == (0, 1, 28, 28)
+    if family in VAES:
+        assert model.vary(torch.rand(0, 1, 28, 28), none).shape == (0, 1, 28, 28)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
 def test_sample_uses_eval_mode_and_restores_training_flag(family):
     model = tiny(family).train()
     before = {k: v.clone() for k, v in model.state_dict().items()}
