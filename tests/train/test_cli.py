@@ -13,8 +13,6 @@ from learnedaug.data import DEFAULT_FRACTIONS, nested_subsets
 from learnedaug.models import read_config
 from learnedaug.train import load_checkpoint
 
-from test_loop import one_thread  # noqa: F401
-
 SMALL = ["--set", "fc_dim=16", "--set", "base_channels=4", "--no-progress"]
 
 

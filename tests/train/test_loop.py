@@ -25,15 +25,6 @@ from learnedaug.train import fit, load_checkpoint
 from learnedaug.train.loop import BEST_NAME, CHECKPOINT_NAME
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny ops on a shared machine: one intra-op thread is several times faster than two."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # ---- a tiny model and objective following the library's contracts --------------------------------
 @dataclasses.dataclass
 class TinyConfig(ModelConfig):
@@ -394,3 +385,9 @@ def test_grad_clip_bounds_each_update(tmp_path):
     moved = torch.sqrt(sum(((p.detach() - b) ** 2).sum() for p, b in zip(model.encoder.parameters(), before)))
     # SGD lr 0.01, 6 steps, each clipped to norm 1e-3: the encoder moves at most 6e-5.
     assert 0 < moved <= 6 * 0.01 * 1e-3 * (1 + 1e-5)
+
+
+def test_worker_processes_give_the_same_run(tmp_path):
+    a = run(tmp_path, "w0", epochs=1)
+    b = run(tmp_path, "w1", epochs=1, num_workers=1)
+    assert states_equal(a.model.state_dict(), b.model.state_dict())

@@ -11,7 +11,7 @@ import torch
 from learnedaug.train import fit, load_checkpoint
 from learnedaug.train.loop import BEST_NAME, CHECKPOINT_NAME
 
-from test_loop import Blobs, TinyELBO, TwoOptimizers, one_thread, run, states_equal, tiny_model  # noqa: F401
+from test_loop import Blobs, TinyELBO, TwoOptimizers, run, states_equal, tiny_model
 
 
 def optimizer_tensors(path) -> dict[str, torch.Tensor]:
