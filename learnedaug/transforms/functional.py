@@ -250,9 +250,8 @@ def _gaussian_taps(sigmas: torch.Tensor, radii: torch.Tensor, width: int, dtype:
     Same weights as torchvision's ``_get_gaussian_kernel1d(2 * radius + 1, sigma)``.
     """
     offsets = torch.arange(-width, width + 1, device=sigmas.device, dtype=dtype)
-    logits = -(offsets / sigmas.to(dtype)[:, None]).square() / 2
-    logits = logits.masked_fill(offsets.abs() > radii[:, None], float("-inf"))
-    return torch.softmax(logits, dim=-1)
+    weights = torch.exp(-0.5 * (offsets / sigmas.to(dtype)[:, None]).square()) * (offsets.abs() <= radii[:, None])
+    return weights / weights.sum(-1, keepdim=True)  # the centre tap is 1: never a zero sum
 
 
 # Up to this side the 1-D filter runs as a dense banded matrix product (reflect padding folded into the matrix),
