@@ -10,8 +10,14 @@ Methods:
   - ``ROT``, ``BLUR``, ``ROT-BLUR`` (seed 000 settings), ``SHIFT-ROT`` (seed 001's Keras setting): the subset plus a
     transformed copy, drawn afresh every epoch (same number of steps as AUGORIG). With ``online=True`` the transform
     is instead applied to every training batch, without copies (seed 001's AUG).
-  - a learned model ``NAME`` (given in ``models``): the subset plus as many class-balanced samples, regenerated
-    every epoch.
+  - a learned method ``NAME``: the subset plus ``synthetic_ratio`` times as many class-balanced samples, regenerated
+    every epoch (seed 003's "pagination"). ``generators`` (the protocol): a fresh generator per (seed, size) cell,
+    trained with :func:`learnedaug.train.fit` on that cell's subset only - on its 85 % training part, early-stopped on
+    its 15 % validation part, the same split the classifier uses - and saved under
+    ``out_dir/generators/NAME/<cell>/`` so a resumed run reuses it. ``models``: one loaded model for every cell; a
+    zoo name is accepted only in cells whose subset its card names exactly (dataset, subset, seed), anything else
+    (a model directory or an in-memory sampler, whose training data is unknown) only with
+    ``allow_foreign_models=True``, which breaks the protocol and is recorded with the results.
   - ``CLASSIC+NAME``, e.g. ``SHIFT-ROT+VAE``: the subset plus samples, the transform applied to every batch
     (seed 001's AUG+VAE).
 Sizes are either class-balanced totals (``sizes``, seed 001: 50 .. 1000) or nested fractions (``fractions``, seed 000).
@@ -20,11 +26,12 @@ Sizes are either class-balanced totals (``sizes``, seed 001: 50 .. 1000) or nest
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -34,8 +41,10 @@ from learnedaug._io import atomic_path, atomic_write_text
 from learnedaug.data import DEFAULT_SIZES, ImageSet, balanced_subset, load_dataset, nested_subsets, stratified_split
 from learnedaug.metrics.classifiers import CLASSIFIERS
 from learnedaug.metrics.downstream import evaluate, train_classifier, wilcoxon_table
+from learnedaug.train import fit
 
 BASELINES = ("ORIG", "AUGORIG")
+_FIT_OPTIONS = ("epochs", "batch_size", "patience", "grad_clip")
 
 
 def _classic(name: str, seed: int):
@@ -52,9 +61,140 @@ def _classic(name: str, seed: int):
 CLASSIC = ("ROT", "BLUR", "ROT-BLUR", "SHIFT-ROT")
 
 
+def _option_value(text: str) -> object:
+    """``"3"`` -> 3, ``"1e-3"`` -> 0.001, ``"true"``/``"false"`` -> bool, ``"none"`` -> None, else the text."""
+    text = text.strip()
+    if text.lower() in ("none", "null"):
+        return None
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _config_fields(family: str) -> set[str]:
+    from learnedaug.models import family_class  # importing the package registers every family
+
+    return {f.name for f in fields(family_class(family).config_class)} - {"num_classes", "image_shape"}
+
+
+@dataclass(frozen=True)
+class GeneratorSpec:
+    """How the generator of every cell is built and trained.
+
+    ``family`` (e.g. ``"classvae"``) and its ``config`` fields (``num_classes`` and ``image_shape`` come from the
+    data); :func:`~learnedaug.train.fit` options ``epochs``, ``batch_size``, ``patience`` (early stopping on the cell's
+    validation part; None = never) and ``grad_clip``; ``objective`` options for
+    :func:`~learnedaug.train.objectives.objective_for` (e.g. ``lr``, ``beta``).
+    """
+
+    family: str
+    config: Mapping[str, object] = field(default_factory=dict)
+    epochs: int = 100
+    batch_size: int = 32
+    patience: int | None = 10
+    grad_clip: float | None = None
+    objective: Mapping[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        known = _config_fields(self.family)
+        unknown = sorted(set(self.config) - known)
+        if unknown:
+            raise ValueError(f"config field(s) {unknown} are not {self.family!r} config fields {sorted(known)}")
+        for name in ("epochs", "batch_size") + (("patience",) if self.patience is not None else ()):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        object.__setattr__(self, "config", dict(self.config))
+        object.__setattr__(self, "objective", dict(self.objective))
+
+    @classmethod
+    def parse(cls, text: str) -> GeneratorSpec:
+        """``"FAMILY:key=value,..."``, e.g. ``"classvae:latent_dim=3,epochs=200,lr=1e-3"``. Keys of the family's
+        config go to ``config``; ``epochs``, ``batch_size``, ``patience``, ``grad_clip`` to fit; any other key to the
+        objective."""
+        family, _, rest = text.partition(":")
+        family = family.strip()
+        known = _config_fields(family)
+        config, objective, options = {}, {}, {}
+        for item in filter(str.strip, rest.split(",")):
+            key, sep, value = item.partition("=")
+            key = key.strip()
+            if not sep or not key:
+                raise ValueError(f"generator spec {text!r}: {item!r} must be key=value")
+            target = config if key in known else options if key in _FIT_OPTIONS else objective
+            target[key] = _option_value(value)
+        return cls(family, config, objective=objective, **options)
+
+    def as_dict(self) -> dict:
+        return {"family": self.family, "config": dict(self.config), "epochs": self.epochs,
+                "batch_size": self.batch_size, "patience": self.patience, "grad_clip": self.grad_clip,
+                "objective": dict(self.objective)}
+
+    def build(self, num_classes: int, image_shape: Sequence[int], seed: int):
+        """A freshly initialised model (initialisation seeded by ``seed``, the caller's RNG untouched)."""
+        from learnedaug.models import family_class
+
+        model_cls = family_class(self.family)
+        config = model_cls.config_class(num_classes=int(num_classes), image_shape=tuple(image_shape), **self.config)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return model_cls(config)
+
+
+def _sha256(t: torch.Tensor) -> str:
+    return hashlib.sha256(t.contiguous().cpu().numpy().tobytes()).hexdigest()
+
+
+def train_cell_generator(spec: GeneratorSpec, subset: ImageSet, out_dir: str | os.PathLike, *, seed: int,
+                         val_fraction: float = 0.15, num_classes: int | None = None, device: str = "cpu",
+                         progress: bool = True):
+    """A fresh ``spec`` generator that sees ``subset`` (one benchmark cell) and nothing else.
+
+    :func:`~learnedaug.train.fit` splits ``subset`` with ``stratified_split(labels, val_fraction, seed)``, the split the
+    classifier of the cell uses: the generator learns from the 85 % training part and early-stops on the 15 %
+    validation part. ``out_dir`` receives ``cell.json`` (spec, seed and SHA-256 of the images and labels), fit's
+    checkpoint and reports, and ``model/``. A finished generator for the same spec and data is loaded, not retrained;
+    an interrupted one resumes from its checkpoint; a directory holding another cell's generator is an error.
+    Returns the model in eval mode on ``device``.
+    """
+    from learnedaug.models.base import CONFIG_NAME, GenerativeModel
+    from learnedaug.train.loop import MODEL_DIRNAME
+    from learnedaug.train.objectives import objective_for
+
+    out_dir = Path(out_dir)
+    record = {"spec": spec.as_dict(), "seed": seed, "val_fraction": val_fraction, "n_images": len(subset),
+              "images_sha256": _sha256(subset.images), "labels_sha256": _sha256(subset.labels)}
+    meta = out_dir / "cell.json"
+    if meta.is_file():
+        found = json.loads(meta.read_text(encoding="utf-8"))
+        if found != record:
+            raise ValueError(f"{out_dir} holds a generator of other data or settings {found}; expected {record}")
+        if (out_dir / MODEL_DIRNAME / CONFIG_NAME).is_file():
+            return GenerativeModel.from_pretrained(out_dir / MODEL_DIRNAME, device=device).eval()
+    else:
+        atomic_write_text(meta, json.dumps(record, indent=2) + "\n")
+    model = spec.build(subset.num_classes if num_classes is None else num_classes, subset.image_shape, seed)
+    result = fit(model.to(device), subset, epochs=spec.epochs, batch_size=spec.batch_size, out_dir=out_dir,
+                 objective=objective_for(model, **spec.objective), val_fraction=val_fraction, patience=spec.patience,
+                 seed=seed, device=device, resume=True, progress=progress, sample_every=spec.epochs,
+                 grad_clip=spec.grad_clip)
+    return result.model.eval()
+
+
+def _is_zoo_name(spec: object) -> bool:
+    return isinstance(spec, str) and not Path(spec).exists()
+
+
 @dataclass
 class BenchConfig:
-    """One benchmark. ``models`` maps a method name to a sampler or a model directory / zoo name."""
+    """One benchmark. ``generators`` maps a method name to a :class:`GeneratorSpec` (or its text form) trained per
+    cell; ``models`` maps a method name to a zoo name, a model directory or a sampler used in every cell (the latter two
+    only with ``allow_foreign_models``). ``synthetic_ratio``: synthetic images per real training image."""
 
     dataset: str
     root: str | None = None
@@ -73,6 +213,9 @@ class BenchConfig:
     online: bool = False
     models: Mapping[str, object] = field(default_factory=dict)
     device: str = "cpu"
+    generators: Mapping[str, GeneratorSpec | str] = field(default_factory=dict)
+    allow_foreign_models: bool = False
+    synthetic_ratio: float = 1.0
 
     def __post_init__(self) -> None:
         if self.sizes is not None and self.fractions is not None:
@@ -83,29 +226,56 @@ class BenchConfig:
             raise ValueError(f"classifier must be one of {sorted(CLASSIFIERS)}, got {self.classifier!r}")
         if not self.methods or not self.seeds:
             raise ValueError(f"methods and seeds must be non-empty, got methods={self.methods}, seeds={self.seeds}")
+        if not (self.synthetic_ratio > 0):
+            raise ValueError(f"synthetic_ratio must be > 0, got {self.synthetic_ratio!r}")
+        self.generators = {name: GeneratorSpec.parse(spec) if isinstance(spec, str) else spec
+                           for name, spec in self.generators.items()}
+        for name in list(self.models) + list(self.generators):
+            if name in BASELINES + CLASSIC or "+" in name or not name:
+                raise ValueError(f"learned method name {name!r} must be non-empty, without '+', and not one of "
+                                 f"{list(BASELINES + CLASSIC)}")
+        both = sorted(set(self.models) & set(self.generators))
+        if both:
+            raise ValueError(f"method name(s) {both} are given both as models and as generators")
+        foreign = {n: s for n, s in self.models.items() if not _is_zoo_name(s)}
+        if foreign and not self.allow_foreign_models:
+            raise ValueError(
+                f"models {({n: str(s) for n, s in foreign.items()})} have unknown training data (a model directory or "
+                "a sampler) and may have seen more than a cell's subset: use generators (trained per cell), a zoo model "
+                "whose card names the cell's subset, or allow_foreign_models=True (breaks the protocol)"
+            )
         for method in self.methods:
-            _parse_method(method, self.models)
+            _parse_method(method, self.learned)
+
+    @property
+    def learned(self) -> set[str]:
+        return set(self.models) | set(self.generators)
 
     def setup(self) -> dict:
         """The settings every result in one output directory must share."""
         keep = ("dataset", "classifier", "width", "epochs", "patience", "batch_size", "lr", "val_fraction",
-                "test_per_class", "online")
-        return {k: v for k, v in asdict(self).items() if k in keep} | {"dataset": str(self.dataset)}
+                "test_per_class", "online", "allow_foreign_models", "synthetic_ratio")
+        return {k: v for k, v in asdict(self).items() if k in keep} | {
+            "dataset": str(self.dataset),
+            "generators": {n: s.as_dict() for n, s in self.generators.items()},
+            "models": {n: s if _is_zoo_name(s) else str(s) if isinstance(s, (str, os.PathLike)) else type(s).__name__
+                       for n, s in self.models.items()},
+        }
 
 
-def _parse_method(method: str, models: Mapping[str, object]) -> tuple[str | None, str | None]:
-    """``method`` -> ``(classic transform name or None, model name or None)``; baselines give ``(None, None)``."""
+def _parse_method(method: str, learned: set[str]) -> tuple[str | None, str | None]:
+    """``method`` -> ``(classic transform name or None, learned method name or None)``; baselines give ``(None, None)``."""
     if method in BASELINES:
         return None, None
     parts = method.split("+")
     classic = [p for p in parts if p in CLASSIC]
-    learned = [p for p in parts if p in models]
-    if len(parts) > 2 or len(classic) > 1 or len(learned) > 1 or len(classic) + len(learned) != len(parts):
+    names = [p for p in parts if p in learned]
+    if len(parts) > 2 or len(classic) > 1 or len(names) > 1 or len(classic) + len(names) != len(parts):
         raise ValueError(
-            f"method {method!r} must be one of {list(BASELINES + CLASSIC)}, a model name from models "
-            f"({sorted(models)}), or CLASSIC+MODEL"
+            f"method {method!r} must be one of {list(BASELINES + CLASSIC)}, a model or generator name "
+            f"({sorted(learned)}), or CLASSIC+NAME"
         )
-    return (classic[0] if classic else None), (learned[0] if learned else None)
+    return (classic[0] if classic else None), (names[0] if names else None)
 
 
 def _subsets(train: ImageSet, config: BenchConfig, seed: int) -> list[tuple[float | int, torch.Tensor]]:
@@ -115,16 +285,46 @@ def _subsets(train: ImageSet, config: BenchConfig, seed: int) -> list[tuple[floa
     return [(int(s), balanced_subset(train.labels, int(s), seed=seed)) for s in config.sizes]
 
 
+def _cell_name(seed: int, key: float | int) -> str:
+    return f"seed{seed}-size{key}" if isinstance(key, int) else f"seed{seed}-fraction{key:g}"
+
+
+def card_subset(key: float | int, num_classes: int) -> str | None:
+    """The model-card name of a cell's subset: size 50 of 10 classes -> ``"per-class-5"``, fraction 0.1 -> ``"10%"``,
+    1.0 -> ``"all"``; None for a size that is not a multiple of ``num_classes`` (no card can name it)."""
+    if isinstance(key, int):
+        return f"per-class-{key // num_classes}" if key % num_classes == 0 else None
+    return "all" if key == 1.0 else f"{100 * key:g}%"
+
+
+def _check_zoo_models(config: BenchConfig, cells: Sequence[tuple[int, float | int]], num_classes: int) -> None:
+    """Refuse (ValueError) a zoo model in any cell whose exact subset its card does not name."""
+    from learnedaug.zoo import get_card
+
+    for name, spec in config.models.items():
+        if not _is_zoo_name(spec):
+            continue
+        card = get_card(spec)
+        for seed, key in cells:
+            subset = card_subset(key, num_classes)
+            if subset is None:
+                raise ValueError(f"method {name!r} (zoo model {spec!r}): cell size {key} is not a multiple of "
+                                 f"{num_classes} classes, so no model card can name its subset")
+            try:
+                card.check_training_data(str(config.dataset), subset, seed)
+            except ValueError as err:
+                raise ValueError(f"method {name!r} in cell {_cell_name(seed, key)}: {err}") from None
+
+
 def _read_results(path: Path) -> list[dict]:
     if not path.is_file():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def _ingredients(method: str, train: ImageSet, config: BenchConfig, seed: int, loaded: dict,
-                 load: Callable[[object], object]):
+def _ingredients(method: str, train: ImageSet, config: BenchConfig, seed: int, sampler_for: Callable[[str], object]):
     """``(augment, extra_dataset)`` for ``method`` on ``train``."""
-    classic, learned = _parse_method(method, config.models)
+    classic, learned = _parse_method(method, config.learned)
     if method == "AUGORIG":
         return None, train
     transform = None if classic is None else _classic(classic, seed)
@@ -134,10 +334,8 @@ def _ingredients(method: str, train: ImageSet, config: BenchConfig, seed: int, l
         return (transform, None) if config.online else (None, train.with_transform(transform))
     from learnedaug.mixing import SyntheticDataset
 
-    if learned not in loaded:
-        loaded[learned] = load(config.models[learned])
-    synthetic = SyntheticDataset(loaded[learned], size=len(train), labels="balanced", seed=seed)
-    return transform, synthetic
+    size = max(1, round(config.synthetic_ratio * len(train)))
+    return transform, SyntheticDataset(sampler_for(learned), size=size, labels="balanced", seed=seed)
 
 
 def _load_model(spec: object, device: str):
@@ -163,21 +361,43 @@ def run_protocol(config: BenchConfig, out_dir: str | os.PathLike, *, progress: b
     test = load_dataset(config.dataset, "test", root=config.root)
     if config.test_per_class is not None:
         test = test.subset(balanced_subset(test.labels, per_class=config.test_per_class, seed=0))
+    k = train_split.num_classes
+    cells = [(seed, key, idx) for seed in config.seeds for key, idx in _subsets(train_split, config, seed)]
+    _check_zoo_models(config, [(seed, key) for seed, key, _ in cells], k)
+    for spec in config.generators.values():  # bad config or objective options fail now, not after hours of runs
+        from learnedaug.train.objectives import objective_for
+
+        objective_for(spec.build(k, train_split.image_shape, 0), **spec.objective)
     loaded: dict = {}
-    jobs = [(seed, key, idx, method) for seed in config.seeds for key, idx in _subsets(train_split, config, seed)
-            for method in config.methods]
+    jobs = [(seed, key, idx, method) for seed, key, idx in cells for method in config.methods]
     bar = tqdm(jobs, desc="bench", unit="run", disable=not progress)
+    cell, cell_models = None, {}
     for seed, key, idx, method in bar:
         if (method, key, seed) in done:
             continue
         bar.set_postfix(method=method, subset=key, seed=seed)
         subset = train_split.subset(idx)
+        if cell != (seed, key):
+            cell, cell_models = (seed, key), {}
+
+        def sampler_for(name: str):
+            if name not in cell_models:
+                if name in config.generators:
+                    cell_models[name] = train_cell_generator(
+                        config.generators[name], subset, out / "generators" / name / _cell_name(seed, key), seed=seed,
+                        val_fraction=config.val_fraction, num_classes=k, device=config.device, progress=progress)
+                else:
+                    if name not in loaded:
+                        loaded[name] = _load_model(config.models[name], config.device)
+                    cell_models[name] = loaded[name]
+            return cell_models[name]
+
         tr_idx, va_idx = stratified_split(subset.labels, config.val_fraction, seed=seed)
         train, val = subset.subset(tr_idx), subset.subset(va_idx)
-        augment, extra = _ingredients(method, train, config, seed, loaded, lambda s: _load_model(s, config.device))
+        augment, extra = _ingredients(method, train, config, seed, sampler_for)
         model, history = train_classifier(
             config.classifier, train, val, augment=augment, extra_dataset=extra, epochs=config.epochs,
-            batch_size=config.batch_size, lr=config.lr, patience=config.patience, num_classes=train_split.num_classes,
+            batch_size=config.batch_size, lr=config.lr, patience=config.patience, num_classes=k,
             model_kwargs={"width": config.width}, seed=seed, device=config.device, progress=progress,
         )
         scores = evaluate(model, test)
@@ -188,6 +408,7 @@ def run_protocol(config: BenchConfig, out_dir: str | os.PathLike, *, progress: b
             "epochs_run": len(history.train_loss), "seconds": round(history.seconds, 3), "setup": setup,
         })
         atomic_write_text(results_path, "".join(json.dumps(r) + "\n" for r in records))
+        atomic_write_text(out / "table.md", summarize(records))
     bar.close()
     atomic_write_text(out / "table.md", summarize(records))
     if records:
@@ -280,8 +501,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sizes = parser.add_mutually_exclusive_group()
     sizes.add_argument("--sizes", type=_csv(int), help="class-balanced training sizes (default 50,100,250,500,1000)")
     sizes.add_argument("--fractions", type=_csv(float), help="nested fractions of the training split, e.g. 0.01,0.1,1")
+    parser.add_argument("--generator", action="append", default=[], metavar="NAME=FAMILY:key=value,...",
+                        help="a learned method whose generator is trained afresh on every cell's subset, e.g. "
+                             "VAE=classvae:latent_dim=3,epochs=200 (config fields, fit's epochs/batch_size/patience/"
+                             "grad_clip, objective options such as lr) (repeatable)")
     parser.add_argument("--model", action="append", default=[], metavar="NAME=SPEC",
-                        help="a learned method: model directory or zoo name (repeatable)")
+                        help="a learned method from one zoo model, accepted only in cells whose subset its card names "
+                             "exactly; a model directory needs --allow-foreign-model (repeatable)")
+    parser.add_argument("--allow-foreign-model", action="store_true",
+                        help="accept --model directories of unknown training data; BREAKS the protocol (the model "
+                             "may have seen more images than the classifier); recorded with the results")
+    parser.add_argument("--synthetic-ratio", type=float, default=1.0,
+                        help="synthetic images per real training image for learned methods (default 1)")
     parser.add_argument("--seeds", type=_csv(int), default=(0,))
     parser.add_argument("--classifier", choices=sorted(CLASSIFIERS), default="cnn")
     parser.add_argument("--width", type=float, default=1.0, help="classifier width multiplier (1 = the papers')")
@@ -295,18 +526,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu")
 
 
-def run(args: argparse.Namespace) -> int:
-    models = {}
-    for item in args.model:
+def _named(items: Sequence[str], flag: str) -> dict[str, str]:
+    named = {}
+    for item in items:
         name, sep, spec = item.partition("=")
         if not sep or not name or not spec:
-            raise SystemExit(f"--model must be NAME=SPEC, got {item!r}")
-        models[name] = spec
+            raise SystemExit(f"{flag} must be NAME=SPEC, got {item!r}")
+        named[name] = spec
+    return named
+
+
+def run(args: argparse.Namespace) -> int:
+    models, generators = _named(args.model, "--model"), _named(args.generator, "--generator")
     try:
         config = BenchConfig(
-            args.dataset, args.root, args.methods, args.sizes, args.fractions, args.seeds, args.classifier,
-            args.width, args.epochs, args.patience, args.batch_size, args.lr, args.val_fraction, args.test_per_class,
-            args.online, models, args.device,
+            args.dataset, root=args.root, methods=args.methods, sizes=args.sizes, fractions=args.fractions,
+            seeds=args.seeds, classifier=args.classifier, width=args.width, epochs=args.epochs,
+            patience=args.patience, batch_size=args.batch_size, lr=args.lr, val_fraction=args.val_fraction,
+            test_per_class=args.test_per_class, online=args.online, models=models, device=args.device,
+            generators=generators, allow_foreign_models=args.allow_foreign_model,
+            synthetic_ratio=args.synthetic_ratio,
         )
     except ValueError as err:
         raise SystemExit(str(err)) from err
@@ -316,4 +555,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["BenchConfig", "add_arguments", "plot_learning_curves", "run", "run_protocol", "summarize"]
+__all__ = [
+    "BenchConfig", "GeneratorSpec", "add_arguments", "card_subset", "plot_learning_curves", "run", "run_protocol",
+    "summarize", "train_cell_generator",
+]

@@ -7,7 +7,18 @@ import numpy as np
 import pytest
 import torch
 
-from learnedaug.metrics.protocol import BenchConfig, add_arguments, run, run_protocol, summarize
+from learnedaug.data import balanced_subset, load_dataset
+from learnedaug.metrics import protocol
+from learnedaug.metrics.protocol import (
+    BenchConfig,
+    GeneratorSpec,
+    add_arguments,
+    card_subset,
+    run,
+    run_protocol,
+    summarize,
+    train_cell_generator,
+)
 
 FAST = dict(classifier="cnn", width=0.125, epochs=1, batch_size=16, patience=None)
 
@@ -41,7 +52,7 @@ def test_runs_resumes_and_reports(tmp_path):
     data = _write_bars(tmp_path)
     stub = Stub()
     config = BenchConfig(str(data), methods=("ORIG", "AUGORIG", "ROT", "STUB", "SHIFT-ROT+STUB"), sizes=(20, 40),
-                         seeds=(0, 1), models={"STUB": stub}, **FAST)
+                         seeds=(0, 1), models={"STUB": stub}, allow_foreign_models=True, **FAST)
     records = run_protocol(config, tmp_path / "out", progress=False)
     assert len(records) == 2 * 2 * 5
     first = records[0]
@@ -84,6 +95,17 @@ def test_config_and_cli_errors(tmp_path):
     add_arguments(parser)
     with pytest.raises(SystemExit, match="NAME=SPEC"):
         run(parser.parse_args(["mnist", "--out", str(tmp_path), "--model", "oops"]))
+    with pytest.raises(SystemExit, match="allow_foreign_models"):
+        run(parser.parse_args(["mnist", "--out", str(tmp_path), "--model", f"X={tmp_path}", "--methods", "X"]))
+    with pytest.raises(ValueError, match="allow_foreign_models"):
+        BenchConfig("mnist", methods=("X",), models={"X": Stub()})
+    with pytest.raises(ValueError, match="both as models and as generators"):
+        BenchConfig("mnist", methods=("X",), models={"X": Stub()}, generators={"X": "classvae"},
+                    allow_foreign_models=True)
+    with pytest.raises(ValueError, match="'ROT'"):
+        BenchConfig("mnist", methods=("ORIG",), generators={"ROT": "classvae"})
+    with pytest.raises(ValueError, match="synthetic_ratio"):
+        BenchConfig("mnist", synthetic_ratio=0)
 
 
 def test_cli_end_to_end(tmp_path, capsys):
@@ -102,3 +124,114 @@ def test_summarize_marks_missing_cells():
             {"method": "B", "subset": 100, "seed": 0, "accuracy": 0.7, "macro_f1": 0.6}]
     md = summarize(recs)
     assert "| A | 50.00 | – |" in md and "Paired" not in md
+
+
+TINY_VAE = "classvae:latent_dim=2,fc_dim=8,filters=4,epochs=2,batch_size=16"
+
+
+class FitSpy:
+    """Wraps protocol.fit, recording what every generator was trained on."""
+
+    def __init__(self, monkeypatch):
+        self.calls = []
+        self.fit = protocol.fit
+        monkeypatch.setattr(protocol, "fit", self)
+
+    def __call__(self, model, dataset, **kwargs):
+        self.calls.append({"images": dataset.images.clone(), "labels": dataset.labels.clone(), **kwargs})
+        return self.fit(model, dataset, **kwargs)
+
+
+def test_each_cell_trains_its_own_generator_on_its_subset_only_and_resume_reuses_it(tmp_path, monkeypatch):
+    data = _write_bars(tmp_path)
+    spy = FitSpy(monkeypatch)
+    config = BenchConfig(str(data), methods=("VAE",), sizes=(20, 40), seeds=(0, 1),
+                         generators={"VAE": TINY_VAE}, **FAST)
+    records = run_protocol(config, tmp_path / "out", progress=False)
+    assert len(records) == 4 and len(spy.calls) == 4
+    train = load_dataset(str(data), "train")
+    for call, (seed, size) in zip(spy.calls, [(0, 20), (0, 40), (1, 20), (1, 40)]):
+        cell = train.subset(balanced_subset(train.labels, size, seed=seed))
+        # exactly the cell's images; fit's split (same function, fraction and seed) is the classifier's 85/15 split
+        assert torch.equal(call["images"], cell.images) and torch.equal(call["labels"], cell.labels)
+        assert call["seed"] == seed and call["val_fraction"] == config.val_fraction
+        assert call["out_dir"] == tmp_path / "out" / "generators" / "VAE" / f"seed{seed}-size{size}"
+        meta = json.loads((call["out_dir"] / "cell.json").read_text())
+        assert meta["n_images"] == size and meta["seed"] == seed and meta["spec"]["config"]["latent_dim"] == 2
+        assert (call["out_dir"] / "model" / "config.json").is_file()
+    # resume with an extra method that needs the generators: loaded from disk, never retrained
+    more = BenchConfig(str(data), methods=("VAE", "SHIFT-ROT+VAE"), sizes=(20, 40), seeds=(0, 1),
+                       generators={"VAE": TINY_VAE}, **FAST)
+    again = run_protocol(more, tmp_path / "out", progress=False)
+    assert len(again) == 8 and again[:4] == records and len(spy.calls) == 4
+    # another generator spec is another setup
+    other = BenchConfig(str(data), methods=("VAE",), sizes=(20,), generators={"VAE": TINY_VAE + ",latent_dim=3"},
+                        **FAST)
+    with pytest.raises(ValueError, match="another setup"):
+        run_protocol(other, tmp_path / "out", progress=False)
+
+
+def test_cell_generator_dir_refuses_other_data_and_resumes(tmp_path, monkeypatch):
+    train = load_dataset(str(_write_bars(tmp_path)), "train")
+    spec = GeneratorSpec.parse(TINY_VAE)
+    a, b = (train.subset(balanced_subset(train.labels, 20, seed=s)) for s in (0, 1))
+    first = train_cell_generator(spec, a, tmp_path / "g", seed=0, progress=False)
+    spy = FitSpy(monkeypatch)
+    again = train_cell_generator(spec, a, tmp_path / "g", seed=0, progress=False)
+    assert not spy.calls and not again.training
+    assert all(torch.equal(x, y) for x, y in zip(first.state_dict().values(), again.state_dict().values()))
+    labels = torch.tensor([0, 1, 0, 1])
+    assert torch.equal(again.sample(labels, generator=torch.Generator().manual_seed(0)),
+                       first.sample(labels, generator=torch.Generator().manual_seed(0)))
+    with pytest.raises(ValueError, match="other data or settings"):
+        train_cell_generator(spec, b, tmp_path / "g", seed=0, progress=False)
+    with pytest.raises(ValueError, match="other data or settings"):
+        train_cell_generator(spec, a, tmp_path / "g", seed=1, progress=False)
+
+
+def test_generator_spec_parsing_and_early_errors(tmp_path):
+    spec = GeneratorSpec.parse("classvae:latent_dim=3,epochs=200,lr=1e-3,patience=none,batch_size=64")
+    assert spec.config == {"latent_dim": 3} and spec.objective == {"lr": 1e-3}
+    assert (spec.epochs, spec.batch_size, spec.patience) == (200, 64, None)
+    assert GeneratorSpec.parse("classvae") == GeneratorSpec("classvae")
+    with pytest.raises(ValueError, match="unknown model family 'nope'"):
+        GeneratorSpec.parse("nope:epochs=3")
+    with pytest.raises(ValueError, match="key=value"):
+        GeneratorSpec.parse("classvae:latent_dim")
+    with pytest.raises(ValueError, match="epochs must be a positive int, got 0"):
+        GeneratorSpec.parse("classvae:epochs=0")
+    with pytest.raises(ValueError, match=r"config field\(s\) \['depth'\]"):
+        GeneratorSpec("classvae", {"depth": 3})
+    data = _write_bars(tmp_path)
+    bad = BenchConfig(str(data), methods=("VAE",), sizes=(20,), generators={"VAE": TINY_VAE + ",momentum=0.9"}, **FAST)
+    with pytest.raises(ValueError, match="momentum"):
+        run_protocol(bad, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out" / "results.jsonl").exists()
+
+
+def test_card_subset_names():
+    assert card_subset(50, 10) == "per-class-5" and card_subset(55, 10) is None
+    assert card_subset(0.1, 10) == "10%" and card_subset(0.005, 10) == "0.5%" and card_subset(1.0, 10) == "all"
+
+
+def test_zoo_model_only_in_the_cell_its_card_names(tmp_path, monkeypatch):
+    from learnedaug.zoo import make_card
+
+    data = _write_bars(tmp_path)
+    train = load_dataset(str(data), "train")
+    spec = GeneratorSpec.parse(TINY_VAE)
+    spec.build(2, (1, 12, 12), 0).save_pretrained(tmp_path / "saved")
+    zoo = tmp_path / "zoo"
+    make_card(tmp_path / "saved", name="bars-per-class-10", recipe="test", metrics={}, urls=[], zoo_dir=zoo,
+              training_data={"dataset": str(data), "subset": "per-class-10", "seed": 0, "licence": "none"})
+    monkeypatch.setenv("LEARNEDAUG_ZOO_PATH", str(zoo))
+    ok = BenchConfig(str(data), methods=("ORIG", "Z"), sizes=(20,), seeds=(0,), models={"Z": "bars-per-class-10"},
+                     **FAST)
+    assert len(run_protocol(ok, tmp_path / "ok", progress=False)) == 2
+    for sizes, seeds, match in (((20,), (1,), "seed=1.*would leak"), ((40,), (0,), "per-class-20.*would leak"),
+                                ((21,), (0,), "not a multiple of 2"), ((20, 40), (0,), "seed0-size40")):
+        bad = BenchConfig(str(data), methods=("Z",), sizes=sizes, seeds=seeds, models={"Z": "bars-per-class-10"},
+                          **FAST)
+        with pytest.raises(ValueError, match=match):
+            run_protocol(bad, tmp_path / "bad", progress=False)
+        assert not (tmp_path / "bad").exists()
