@@ -3,9 +3,9 @@
 Each image gets its own random parameters in all three. ROT: rotation in [-25, 25] degrees, bilinear.
 BLUR: sigma in [0.25, 2.25]; torchvision and Kornia with a 15x15 kernel (2 * ceil(3 * 2.25) + 1), learnedaug with
 its per-image size (its cost does not depend on the size). ROT-BLUR: both. Reports images/s (median over
-repeats) and the speed-ups; targets: >= 5x torchvision's loop, >= 1.2x Kornia on CPU.
+repeats, or min with ``--stat min``) and the speed-ups; targets: >= 5x torchvision's loop, >= 1.2x Kornia on CPU.
 
-    python benchmarks/bench_transforms.py [--threads 1] [--repeats 15] [--device cpu --device cuda]
+    python benchmarks/bench_transforms.py [--threads 1] [--repeats 21] [--stat median|min] [--device cpu --device cuda]
 """
 
 from __future__ import annotations
@@ -51,8 +51,10 @@ def _kornia(name: str) -> Callable[[torch.Tensor], torch.Tensor] | None:
     return {"ROT": rot, "BLUR": blur, "ROT-BLUR": nn.Sequential(rot, blur)}[name]
 
 
-def _median_seconds(fns: dict[str, Callable[[], object]], repeats: dict[str, int], device: torch.device) -> dict[str, float]:
-    """Median wall time of each function; the functions take turns so machine noise hits them alike."""
+def _seconds(
+    fns: dict[str, Callable[[], object]], repeats: dict[str, int], device: torch.device, stat: Callable
+) -> dict[str, float]:
+    """``stat`` (median or min) of each function's wall times; the functions take turns so noise hits them alike."""
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     times: dict[str, list[float]] = {name: [] for name in fns}
     for fn in fns.values():  # warm-up
@@ -66,20 +68,22 @@ def _median_seconds(fns: dict[str, Callable[[], object]], repeats: dict[str, int
             fn()
             sync()
             times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
+    return {name: stat(t) for name, t in times.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    parser.add_argument("--repeats", type=int, default=21, help="timed runs per batched method (median reported)")
+    parser.add_argument("--repeats", type=int, default=21, help="timed runs per batched method")
+    parser.add_argument("--stat", choices=["median", "min"], default="median",
+                        help="statistic of the repeats (min is steadier on a machine shared with other jobs)")
     parser.add_argument("--loop-repeats", type=int, default=7, help="timed runs of the torchvision loop")
     parser.add_argument("--device", action="append", help="cpu and/or cuda (default: cpu, plus cuda if available)")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
     devices = args.device or ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    print(f"torch {torch.__version__}, threads={torch.get_num_threads()}, repeats={args.repeats} (median)")
+    print(f"torch {torch.__version__}, threads={torch.get_num_threads()}, repeats={args.repeats} ({args.stat})")
     header = f"{'transform':<9} {'batch':<14} {'device':<6} {'ours img/s':>11} {'tv loop':>9} {'kornia':>9} {'x tv':>6} {'x kornia':>8}"
     print(header)
     print("-" * len(header))
@@ -96,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
                     fns["kornia"] = kornia_fn
                 calls = {key: (lambda fn=fn: fn(x)) for key, fn in fns.items()}
                 reps = {"ours": args.repeats, "tv": args.loop_repeats, "kornia": args.repeats}
-                seconds = _median_seconds(calls, reps, device)
+                seconds = _seconds(calls, reps, device, {"median": statistics.median, "min": min}[args.stat])
                 ours, tv = n / seconds["ours"], n / seconds["tv"]
                 kornia = n / seconds["kornia"] if "kornia" in seconds else float("nan")
                 r_tv, r_k = ours / tv, ours / kornia
