@@ -65,7 +65,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"learnedaug fid: error: {e}", file=sys.stderr)
             return 2
     else:
-        extractor = InceptionExtractor(args.inception_weights, device=args.device, progress=not args.quiet)
+        try:
+            extractor = InceptionExtractor(args.inception_weights, device=args.device, progress=not args.quiet)
+        except OSError as e:  # download failed, offline mode, missing or mismatching weights file
+            print(f"learnedaug fid: error: cannot get the FID Inception weights: {e}", file=sys.stderr)
+            return 1
     common = dict(n=args.n, batch_size=args.batch_size, seed=args.seed, progress=not args.quiet,
                   cache_dir=False if cache_dir is None else cache_dir)
     sa = compute_statistics(args.a, extractor, **common)

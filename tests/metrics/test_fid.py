@@ -332,3 +332,11 @@ def test_cli_domain_fid_and_kid(tmp_path, capsys):
 
     code, out = _run_cli([str(tmp_path / "b.npz"), str(tmp_path / "a.npz"), *common], capsys)
     assert code == 2 and "needs --domain-weights" in out.err
+
+
+def test_cli_reports_missing_inception_weights(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("LEARNEDAUG_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("LEARNEDAUG_OFFLINE", "1")
+    np.savez(tmp_path / "a.npz", x=np.zeros((4, 8, 8), np.uint8))
+    code, out = _run_cli([str(tmp_path / "a.npz"), str(tmp_path / "a.npz"), "--quiet", "--device", "cpu"], capsys)
+    assert code == 1 and "pt_inception-2015-12-05-6726825d.pth" in out.err and "OFFLINE" in out.err
