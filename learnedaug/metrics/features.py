@@ -429,7 +429,7 @@ def open_source(
     *,
     n: int | None = None,
     generator: torch.Generator | int | None = 0,
-) -> TensorSource | FolderSource | SamplerSource:
+) -> ImageSource:
     """Resolve ``source`` into an image source of at most ``n`` images (exactly ``n`` for samplers).
 
     Accepts a tensor (N, C, H, W) in [0, 1] or uint8; a ``.npz`` with ``x``/``y``; an image folder; a sampler; a
