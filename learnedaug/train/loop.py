@@ -551,7 +551,9 @@ def fit(
     if ckpt_path.exists() and not resume:
         raise FileExistsError(f"{ckpt_path} exists from an earlier run: pass resume=True to continue it or use another out_dir")
 
-    labels = validate_dataset(dataset, tuple(model.image_shape), int(model.num_classes), num_workers=num_workers, progress=progress)
+    with torch.random.fork_rng(devices=[]):  # random dataset transforms must not advance the caller's RNG
+        labels = validate_dataset(dataset, tuple(model.image_shape), int(model.num_classes), num_workers=num_workers,
+                                  progress=progress)
     ddp, device = _setup_distributed(device)
     rng_devices = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
     try:

@@ -168,8 +168,14 @@ def test_caller_rng_untouched(tmp_path):
     torch.manual_seed(123)
     model = TinyVAE(TinyConfig(num_classes=3, image_shape=(1, 6, 6)))
     after_init = torch.get_rng_state()
-    run(tmp_path, "second", epochs=1, model=model)
-    assert torch.equal(torch.get_rng_state(), after_init)  # ... fit did not
+    run(tmp_path, "second", epochs=1, model=model, dataset=NoisyBlobs())
+    assert torch.equal(torch.get_rng_state(), after_init)  # ... fit did not, even with a random per-item transform
+
+
+class NoisyBlobs(Blobs):
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        image, label = super().__getitem__(i)
+        return (image + 0.05 * torch.rand(image.shape)).clamp(0, 1), label  # draws from the global RNG
 
 
 def test_uint8_imageset_matches_float_dataset(tmp_path):
