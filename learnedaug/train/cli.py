@@ -79,7 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--val-fraction", type=float, help="validation hold-out (default 0.15 for classvae, else 0)")
     parser.add_argument("--patience", type=_positive_int, help="early-stopping patience in epochs (default 10 for classvae)")
     parser.add_argument("--num-workers", type=int, default=0, help="DataLoader workers")
-    parser.add_argument("--sample-every", type=int, default=1, help="epochs between sample grids (0: never)")
+    parser.add_argument("--sample-every", type=int, default=1, help="epochs between PNG reports: sample grid + loss curve (0: never)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

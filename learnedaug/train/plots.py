@@ -42,6 +42,7 @@ def save_loss_curve(history: Sequence[dict[str, float]], path: str | os.PathLike
     """Plot every loss in ``history`` (one dict per epoch, key "epoch" on the x axis) to a PNG; return the path."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     path = Path(path)
     names = sorted({k for row in history for k in row if k not in ("epoch", "seconds")})
@@ -52,6 +53,7 @@ def save_loss_curve(history: Sequence[dict[str, float]], path: str | os.PathLike
     for name in names:
         pts = [(row["epoch"], row[name]) for row in history if name in row]
         ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", markersize=3, label=name)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("mean loss")
     ax.set_title(title)
