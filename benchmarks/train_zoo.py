@@ -12,10 +12,12 @@ checkpoint and ends bit-identical to an uninterrupted one), then publish:
    measured on the loaded weights, never on the training copy;
 2. metrics: the last epoch's mean training losses (VAEs: reconstruction NLL and KL), the best validation loss
    (ClassVAE's 15 % split), the negative ELBO per image on the MNIST test set (VAEs), and the domain FID of 10,000
-   balanced samples vs the 10,000 MNIST test images (features of ``learnedaug.metrics.DomainClassifier`` trained on MNIST train, 2 epochs, seed 0; cached in
+   balanced samples vs the 10,000 MNIST test images and the share of those samples the domain classifier labels as
+   their class (features of ``learnedaug.metrics.DomainClassifier`` trained on MNIST train, 2 epochs, seed 0; cached in
    ``runs/zoo/domain_classifier.safetensors``);
 3. ``make_card`` into ``model_zoo/`` (weights copied to ``model_zoo/weights/``), the sample grid of the loaded model
-   (one row per class, seed 0) to ``docs/samples/<name>.png`` and the loss curve to ``docs/samples/<name>_loss.png``.
+   (one row per class, seed 0) to ``docs/samples/<name>.png``, the loss curve to ``docs/samples/<name>_loss.png``
+   and, for the denoising VAE, clean / ROT-BLUR / reconstructed test digits to ``docs/samples/<name>_denoise.png``.
 
 Widths are below the papers' (see ``docs/models.md``) so that all of ``model_zoo/weights`` stays under 60 MB and the
 models train on a CPU. Machine time is printed per model.
@@ -29,17 +31,22 @@ import json
 import shutil
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import torch
 from filelock import FileLock
+from torchvision.utils import make_grid, save_image
 
+from learnedaug._io import atomic_path
 from learnedaug.data import ImageSet, load_dataset, nested_subsets
 from learnedaug.metrics import DomainClassifier, DomainExtractor, compute_statistics, frechet_distance, train_domain_classifier
+from learnedaug.metrics.features import SamplerSource
 from learnedaug.models import GenerativeModel, build_model
 from learnedaug.train import fit, save_sample_grid
 from learnedaug.train.objectives import objective_for
+from learnedaug.transforms import RotBlur
 from learnedaug.zoo import make_card
 
 REPO = Path(__file__).resolve().parents[1]
@@ -81,11 +88,11 @@ class ZooModel:
 ZOO = [
     ZooModel("classvae-mnist", "classvae", {"latent_dim": 3, "fc_dim": 64, "filters": 16}, 0.1, 40,
              description="ClassVAE (one VAE per class, latent 3, narrowed Table-1 layout) trained on MNIST-10%"),
-    ZooModel("cdcvae-mnist", "cdcvae", INFOGAN_SMALL, 0.1, 40, objective={"lr": FAST_LR},
+    ZooModel("cdcvae-mnist", "cdcvae", INFOGAN_SMALL, 0.1, 80, objective={"lr": FAST_LR},
              description="CDCVAE (InfoGAN nets at 1/4 width, latent 62) trained on MNIST-10%"),
     ZooModel("cdcgan-mnist", "cdcgan", INFOGAN_SMALL, 0.1, 15,
              description="CDCGAN (InfoGAN nets at 1/4 width, latent 62; generator only) trained on MNIST-10%"),
-    ZooModel("dvae-mnist", "dvae", {"channels": [16, 32, 64, 64, 64], "conditional": True}, 0.1, 30,
+    ZooModel("dvae-mnist", "dvae", {"channels": [16, 32, 64, 64, 64], "conditional": True}, 0.1, 60,
              objective={"lr": FAST_LR},
              description="Conditional denoising VAE (ROT-BLUR input -> clean target, narrowed encoder) trained on MNIST-10%"),
     ZooModel("cdcvae-mnist-1pct", "cdcvae", INFOGAN_SMALL, 0.01, 300, objective={"lr": FAST_LR},
@@ -138,6 +145,14 @@ def test_loss(model: GenerativeModel, test_set: ImageSet, batch_size: int = 500)
     return total / len(test_set)
 
 
+@torch.no_grad()
+def label_accuracy(batches: Iterable[torch.Tensor], labels: torch.Tensor, classifier: DomainClassifier) -> float:
+    """Fraction of the images (``batches`` of (B, C, H, W) in [0, 1], in ``labels`` order) that the domain classifier
+    assigns to their own label: do class-conditional samples show their class?"""
+    predicted = torch.cat([classifier(x.float()).argmax(1) for x in batches])
+    return float((predicted == labels).double().mean())
+
+
 def measure(spec: ZooModel, model: GenerativeModel, history: list[dict[str, float]], test_set: ImageSet,
             extractor: DomainExtractor, runs: Path, *, progress: bool) -> dict[str, float]:
     """Metrics of the loaded (fp16 -> fp32) model; nothing is copied from training except the logged losses."""
@@ -155,6 +170,8 @@ def measure(spec: ZooModel, model: GenerativeModel, history: list[dict[str, floa
     real = compute_statistics(test_set.images, extractor, progress=progress, cache_dir=runs / "fid_cache")
     fake = compute_statistics(model, extractor, n=FID_SAMPLES, seed=SEED, progress=progress, cache_dir=False)
     metrics["domain_fid_test_10k"] = round(frechet_distance(fake.mu, fake.sigma, real.mu, real.sigma), 4)
+    samples = SamplerSource(model, FID_SAMPLES, SEED)  # the same 10,000 samples as the FID's
+    metrics["label_accuracy_10k"] = round(label_accuracy(samples.batches(500), samples.labels, extractor.classifier), 4)
     return metrics
 
 
@@ -164,6 +181,23 @@ def reference_fid(train_set: ImageSet, test_set: ImageSet, extractor: DomainExtr
     real = compute_statistics(test_set.images, extractor, progress=progress, cache_dir=runs / "fid_cache")
     train = compute_statistics(train_set.images, extractor, n=FID_SAMPLES, seed=SEED, progress=progress, cache_dir=False)
     return frechet_distance(train.mu, train.sigma, real.mu, real.sigma)
+
+
+def reference_accuracy(test_set: ImageSet, extractor: DomainExtractor) -> float:
+    """The domain classifier's accuracy on the real MNIST test images: the ceiling of ``label_accuracy_10k``."""
+    return label_accuracy(test_set.float_images().split(500), test_set.labels, extractor.classifier)
+
+
+def save_denoising_grid(model: GenerativeModel, test_set: ImageSet, path: Path, per_class: int = 2) -> Path:
+    """Denoising VAE evidence: rows of clean MNIST test digits, their seeded ROT-BLUR views, and ``reconstruct`` of
+    those views (the learned "undo the augmentation"); ``per_class`` digits of every class (first in test order)."""
+    index = torch.cat([(test_set.labels == c).nonzero().flatten()[:per_class] for c in range(model.num_classes)])
+    clean = test_set.subset(index).float_images()
+    views = RotBlur(generator=torch.Generator().manual_seed(SEED))(clean)
+    rows = torch.cat([clean, views, model.reconstruct(views, test_set.labels[index])])
+    with atomic_path(path) as tmp:
+        save_image(make_grid(rows, nrow=clean.shape[0], padding=2, pad_value=1.0), tmp, format="png")
+    return path
 
 
 def publish(spec: ZooModel, run_dir: Path, test_set: ImageSet, extractor: DomainExtractor, zoo_dir: Path,
@@ -179,6 +213,8 @@ def publish(spec: ZooModel, run_dir: Path, test_set: ImageSet, extractor: Domain
               recipe=recipe(spec), metrics=metrics, urls=[], zoo_dir=zoo_dir)
     save_sample_grid(model, samples_dir / f"{spec.name}.png", generator=torch.Generator().manual_seed(SEED))
     shutil.copyfile(run_dir / "loss.png", samples_dir / f"{spec.name}_loss.png")
+    if spec.family == "dvae":
+        save_denoising_grid(model, test_set, samples_dir / f"{spec.name}_denoise.png")
     return metrics
 
 
@@ -202,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.reference_fid:
         extractor = domain_extractor(train_set, args.runs, progress=progress)
         print(f"real MNIST train (10k) vs test: domain FID {reference_fid(train_set, test_set, extractor, args.runs, progress=progress):.4f}")
+        print(f"domain classifier on real MNIST test: label accuracy {reference_accuracy(test_set, extractor):.4f}")
     for spec in chosen:
         t0 = time.perf_counter()
         run_dir = train(spec, train_set, args.runs, progress=progress)
