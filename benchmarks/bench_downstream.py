@@ -64,7 +64,7 @@ def config_for(args: argparse.Namespace, seed: int, size: int) -> BenchConfig:
     scale = SCALES[args.scale]
     return BenchConfig(
         "mnist", root=args.root, methods=METHODS, sizes=(size,), seeds=(seed,), classifier="cnn",
-        width=scale["width"], epochs=scale["epochs"], patience=scale["patience"], batch_size=32, lr=1e-3,
+        width=scale["width"], epochs=scale["epochs"], patience=args.patience or scale["patience"], batch_size=32, lr=1e-3,
         val_fraction=0.15, test_per_class=scale["test_per_class"], online=True, generators={"VAE": vae_spec(args.scale, size)},
         device=args.device,
     )
@@ -163,14 +163,14 @@ def plot(records: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def write_report(out: Path, results: Path, scale: str) -> None:
+def write_report(out: Path, results: Path, scale: str, name: str = "seed001_mnist") -> None:
     records = read_parts(out)
     if not records:
         return
-    atomic_write_text(results / "seed001_mnist.md", report_markdown(records, scale))
+    atomic_write_text(results / f"{name}.md", report_markdown(records, scale))
     slim = [{k: v for k, v in r.items() if k not in ("setup", "per_class_f1")} for r in records]
-    atomic_write_text(results / "seed001_mnist.jsonl", "".join(json.dumps(r) + "\n" for r in slim))
-    plot(records, results / "seed001_mnist.png")
+    atomic_write_text(results / f"{name}.jsonl", "".join(json.dumps(r) + "\n" for r in slim))
+    plot(records, results / f"{name}.png")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", type=Path, default=REPO / "benchmarks" / "results")
     p.add_argument("--root", default=str(REPO / ".." / "shared" / "data"))
     p.add_argument("--device", default="cpu")
+    p.add_argument("--patience", type=int, help="classifier early-stopping patience instead of the scale's")
+    p.add_argument("--name", default="seed001_mnist", help="report files: RESULTS/NAME.{md,png,jsonl}")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--report", action="store_true", help="only merge the parts into the report")
     args = p.parse_args(argv)
@@ -195,11 +197,11 @@ def main(argv: list[str] | None = None) -> int:
         for size in sizes:  # size-major: a complete learning curve point over seeds before the next size
             for seed in seeds:
                 run_protocol(config_for(args, seed, size), out / f"size{size}" / args.part, progress=sys.stderr.isatty())
-                write_report(out, args.results, args.scale)
+                write_report(out, args.results, args.scale, args.name)
                 print(f"done size {size} seed {seed}", flush=True)
-    write_report(out, args.results, args.scale)
-    print((args.results / "seed001_mnist.md").read_text(encoding="utf-8") if (args.results / "seed001_mnist.md").is_file()
-          else "no results yet")
+    write_report(out, args.results, args.scale, args.name)
+    report = args.results / f"{args.name}.md"
+    print(report.read_text(encoding="utf-8") if report.is_file() else "no results yet")
     return 0
 
 
