@@ -59,9 +59,13 @@ def test_published_model_samples_its_classes(card_path):
     again = model.sample(labels, generator=torch.Generator().manual_seed(0))
     assert torch.equal(out, again)
 
-    # Same noise, other labels: the images change (the labels condition the model) ...
+    # Same noise, other labels: the images change (the labels condition the model).
     shifted = model.sample((labels + 1) % k, generator=torch.Generator().manual_seed(0))
     assert (out - shifted).abs().mean() > 0.05
-    # ... and they look like digits, not noise: mostly dark background with some ink.
+    # VAEs also vary images (here their own samples) through the Encoder contract, keeping shape and range.
+    if hasattr(model, "vary"):
+        varied = model.vary(out, labels, generator=torch.Generator().manual_seed(1))
+        assert varied.shape == out.shape and varied.min() >= 0 and varied.max() <= 1
+    # The samples look like digits, not noise: mostly dark background with some ink.
     ink = out.mean(dim=(1, 2, 3))
     assert ((ink > 0.03) & (ink < 0.4)).all()
