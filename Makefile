@@ -21,7 +21,7 @@ test: $(STAMP)
 	$(PY) -m pytest -n 2 -q tests
 
 bench: $(STAMP)
-	$(PY) benchmarks/bench_transforms.py
+	for b in transforms sampling training fid; do $(PY) benchmarks/bench_$$b.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache .hypothesis

@@ -19,3 +19,5 @@ from .fid import (
     kernel_inception_distance,
 )
 from .inception import FIDInceptionV3, convert_fid_weights, fid_inception_v3
+from .classifiers import build_classifier
+from .downstream import evaluate, train_classifier, wilcoxon_table
