@@ -500,6 +500,7 @@ def fit(
     num_workers: int = 0,
     progress: bool = True,
     sample_every: int = 1,
+    checkpoint_every: int = 1,
     grad_clip: float | None = None,
 ) -> TrainResult:
     """Train ``model`` on ``dataset`` with ``objective``; write checkpoints, PNG reports and the final model.
@@ -512,7 +513,9 @@ def fit(
     10 for ClassVAE, where each class VAE stops on its own; otherwise None = no early stopping).
     ``device``: default the model's. ``amp``: None = bf16 autocast on CUDA, off on CPU; True/"bf16"; "fp16" (with a
     GradScaler); False. ``compile``: ``nn.Module.compile`` each top-level submodule. ``sample_every``: epochs
-    between the PNG reports (sample grid, loss curve; always after the last epoch; 0 = never). ``grad_clip``: max
+    between the PNG reports (sample grid, loss curve; always after the last epoch; 0 = never). ``checkpoint_every``:
+    epochs between checkpoints (always after the last epoch); a resume restarts from the last one written, and
+    because every epoch is re-seeded from (seed, epoch) it still repeats the uninterrupted run. ``grad_clip``: max
     gradient norm per optimizer step.
 
     Under ``torchrun`` (RANK/WORLD_SIZE set) every rank calls this with the same arguments; gradients are averaged
@@ -528,6 +531,8 @@ def fit(
         raise ValueError(f"num_workers must be an int >= 0, got {num_workers!r}")
     if isinstance(sample_every, bool) or not isinstance(sample_every, int) or sample_every < 0:
         raise ValueError(f"sample_every must be an int >= 0, got {sample_every!r}")
+    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every must be an int >= 1, got {checkpoint_every!r}")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
     if grad_clip is not None and not grad_clip > 0:
@@ -562,7 +567,8 @@ def fit(
                 model, dataset, labels, ddp, device, amp_dtype, out_dir, ckpt_path,
                 objective=objective, epochs=epochs, batch_size=batch_size, val_fraction=float(val_fraction),
                 patience=patience, seed=seed, resume=resume, compile=compile, num_workers=num_workers,
-                progress=progress, sample_every=sample_every, grad_clip=grad_clip, family=family,
+                progress=progress, sample_every=sample_every, checkpoint_every=checkpoint_every, grad_clip=grad_clip,
+                family=family,
             )
     finally:
         if ddp.owns_group:
@@ -576,8 +582,8 @@ def _per_class_stopping(model, objective) -> bool:
 
 
 def _fit(model, dataset, labels, ddp: _Dist, device, amp_dtype, out_dir: Path, ckpt_path: Path, *, objective, epochs,
-         batch_size, val_fraction, patience, seed, resume, compile, num_workers, progress, sample_every, grad_clip,
-         family) -> TrainResult:
+         batch_size, val_fraction, patience, seed, resume, compile, num_workers, progress, sample_every, checkpoint_every,
+         grad_clip, family) -> TrainResult:
     model.to(device)
     if objective is None:
         from .objectives import objective_for
@@ -686,17 +692,19 @@ def _fit(model, dataset, labels, ddp: _Dist, device, amp_dtype, out_dir: Path, c
             row["seconds"] = time.perf_counter() - t0
             history.append(row)
             finished = epoch + 1 == end_epoch or (stopper is not None and stopper.done)
-            if ddp.is_main:
+            save_now = (epoch + 1) % checkpoint_every == 0 or finished
+            if ddp.is_main and save_now:
                 meta = {"version": _CHECKPOINT_VERSION, **fingerprint, "epoch": epoch + 1, "epochs": epochs,
                         "batch_size": batch_size, "world_size": ddp.world, "history": history,
                         "early_stopping": stopper.state() if stopper is not None else None}
                 _save_checkpoint(ckpt_path, model, optimizers, scaler, meta)
                 atomic_write_text(out_dir / HISTORY_NAME, json.dumps(history, indent=1))
-                if sample_every and ((epoch + 1) % sample_every == 0 or finished):
-                    save_loss_curve(history, out_dir / LOSS_PLOT_NAME, title=f"{family} training")
-                    grid_gen.manual_seed(seed)
-                    save_sample_grid(model, out_dir / SAMPLES_DIRNAME / f"epoch_{epoch + 1:03d}.png", generator=grid_gen)
-            pos.saved_epoch = epoch + 1
+            if ddp.is_main and sample_every and ((epoch + 1) % sample_every == 0 or finished):
+                save_loss_curve(history, out_dir / LOSS_PLOT_NAME, title=f"{family} training")
+                grid_gen.manual_seed(seed)
+                save_sample_grid(model, out_dir / SAMPLES_DIRNAME / f"epoch_{epoch + 1:03d}.png", generator=grid_gen)
+            if save_now:
+                pos.saved_epoch = epoch + 1
             if finished:
                 break
 

@@ -143,3 +143,19 @@ def test_resume_fp16_keeps_grad_scaler_state(tmp_path):
     assert load_checkpoint(tmp_path / "resumed" / CHECKPOINT_NAME)[1]["scaler"]["scale"] > 0
     resumed = run(tmp_path, "resumed", epochs=3, amp="fp16", resume=True)
     assert states_equal(straight.model.state_dict(), resumed.model.state_dict())
+
+
+def test_sparse_checkpoints_resume_bit_exact(tmp_path, monkeypatch):
+    """checkpoint_every=2 writes epochs 2, 4 and the last one only; resuming from them repeats the straight run."""
+    import learnedaug.train.loop as loop
+
+    saved = []
+    real_save = loop._save_checkpoint
+    monkeypatch.setattr(loop, "_save_checkpoint", lambda path, *a: (saved.append(a[-1]["epoch"]), real_save(path, *a)))
+    straight = run(tmp_path, "straight", epochs=5, checkpoint_every=2)
+    assert saved == [2, 4, 5]
+    run(tmp_path, "resumed", epochs=2, checkpoint_every=2)
+    resumed = run(tmp_path, "resumed", epochs=5, model=tiny_model(99), resume=True, checkpoint_every=2)
+    assert states_equal(straight.model.state_dict(), resumed.model.state_dict())
+    with pytest.raises(ValueError, match="checkpoint_every"):
+        run(tmp_path, "bad", epochs=1, checkpoint_every=0)
