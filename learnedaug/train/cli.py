@@ -73,6 +73,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--latent-dim", type=_positive_int, help="latent size (default: the family's)")
     parser.add_argument("--set", dest="settings", type=parse_setting, action="append", default=[], metavar="KEY=VALUE",
                         help="any model config field, value as JSON, e.g. --set fc_dim=256 (repeatable)")
+    parser.add_argument("--init", metavar="NAME_OR_DIR",
+                        help="fine-tune: start from a zoo model or saved model directory of the same family "
+                             "(a GAN zoo model brings its generator; the discriminator starts fresh)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model's submodules")
     parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
                         help="bf16 autocast (default: on for CUDA, off for CPU)")
@@ -96,6 +99,21 @@ def _select(data, args: argparse.Namespace):
     return data
 
 
+def _initial_model(args: argparse.Namespace, config: dict[str, Any], data):
+    """The ``--init`` model: a zoo name or saved directory whose family, image shape and classes fit the data."""
+    from ..sample import load_model
+
+    if args.settings or args.latent_dim is not None:
+        raise ValueError("--init takes the architecture from the pretrained model: drop --set / --latent-dim")
+    model = load_model(args.init)
+    if model.family != args.model:
+        raise ValueError(f"--init {args.init} is a {model.family!r} model, not {args.model!r}")
+    if (model.num_classes, model.image_shape) != (config["num_classes"], config["image_shape"]):
+        raise ValueError(f"--init {args.init} has {model.num_classes} classes of shape {model.image_shape}, but the data "
+                         f"has {config['num_classes']} classes of shape {config['image_shape']}")
+    return model
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -112,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
             config["latent_dim"] = args.latent_dim
         config.update(num_classes=data.num_classes, image_shape=data.image_shape)
         torch.manual_seed(args.seed)  # initial weights
-        model = build_model(args.model, **config)
+        model = _initial_model(args, config, data) if args.init else build_model(args.model, **config)
         device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
         if main_rank:
             print(f"training {args.model} on {len(data)} images {data.image_shape} of {data.num_classes} classes "

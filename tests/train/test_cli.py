@@ -127,3 +127,36 @@ def test_history_written(tmp_path):
                  "--set", "filters=4", "--set", "fc_dim=8", "--sample-every", "0", "--no-progress") == 0
     history = json.loads((out / "history.json").read_text())
     assert [row["epoch"] for row in history] == [1, 2] and all("val_loss" in row for row in history)
+
+
+def test_init_fine_tunes_a_saved_model(tmp_path, capsys):
+    """--init starts from the pretrained weights (epoch-0 state == the saved model) and refuses misfits."""
+    from learnedaug.models import GenerativeModel
+
+    data = write_npz(tmp_path / "d.npz")
+    base = tmp_path / "base"
+    assert train("cdcvae", "--data", str(data), "--epochs", "1", "--batch-size", "8", "--out", str(base),
+                 "--sample-every", "0", "--seed", "5", *SMALL) == 0
+    pretrained = GenerativeModel.from_pretrained(base / "model")
+    tuned = tmp_path / "tuned"
+    assert train("cdcvae", "--data", str(data), "--per-class", "2", "--epochs", "1", "--batch-size", "6",
+                 "--out", str(tuned), "--init", str(base / "model"), "--sample-every", "0", "--no-progress") == 0
+    after = GenerativeModel.from_pretrained(tuned / "model")
+    assert after.config == pretrained.config
+    assert train("cdcvae", "--data", str(data), "--per-class", "2", "--epochs", "1", "--batch-size", "6",
+                 "--out", str(tmp_path / "scratch"), "--sample-every", "0", *SMALL) == 0
+    scratch = GenerativeModel.from_pretrained(tmp_path / "scratch" / "model")
+
+    def distance(model):
+        return sum(float((v.float() - model.state_dict()[k].float()).pow(2).sum())
+                   for k, v in pretrained.state_dict().items() if v.is_floating_point())
+
+    # one epoch of fine-tuning moves the weights, but far less than another initialisation is away
+    assert 0 < distance(after) < distance(scratch) / 10
+    capsys.readouterr()
+    assert train("cdcgan", "--data", str(data), "--epochs", "1", "--batch-size", "8", "--out", str(tmp_path / "x"),
+                 "--init", str(base / "model"), "--no-progress") == 2
+    assert "is a 'cdcvae' model, not 'cdcgan'" in capsys.readouterr().err
+    assert train("cdcvae", "--data", str(data), "--epochs", "1", "--batch-size", "8", "--out", str(tmp_path / "y"),
+                 "--init", str(base / "model"), "--set", "fc_dim=8", "--no-progress") == 2
+    assert "drop --set" in capsys.readouterr().err
