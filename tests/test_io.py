@@ -20,3 +20,14 @@ def test_failure_keeps_old_file_and_removes_temp(tmp_path):
             raise RuntimeError("interrupted")
     assert target.read_bytes() == b"good"
     assert [p.name for p in tmp_path.iterdir()] == ["f.bin"]
+
+
+def test_written_files_get_ordinary_permissions(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "f.txt", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "f.txt").stat().st_mode & 0o777 == 0o644
