@@ -142,10 +142,11 @@ class ELBO:
         self._check_model(model)
         recon, kl = self.terms(model, self.encoder_input(model, images), images, labels, generator=generator)
         per_image = recon + self.beta * kl
-        if self.active_classes is not None:
-            per_image = per_image * self.active_classes.to(per_image.device, per_image.dtype)[labels]
         loss = per_image.mean()
-        step("vae", loss)
+        if self.active_classes is not None:  # optimise only the classes still training; log the whole batch's ELBO
+            step("vae", (per_image * self.active_classes.to(per_image.device, per_image.dtype)[labels]).mean())
+        else:
+            step("vae", loss)
         return {"loss": loss.item(), "recon": recon.detach().mean().item(), "kl": kl.detach().mean().item()}
 
     @torch.no_grad()
