@@ -66,7 +66,7 @@ def config_for(args: argparse.Namespace, seed: int, size: int) -> BenchConfig:
         "mnist", root=args.root, methods=METHODS, sizes=(size,), seeds=(seed,), classifier="cnn",
         width=scale["width"], epochs=scale["epochs"], patience=args.patience or scale["patience"], batch_size=32, lr=1e-3,
         val_fraction=0.15, test_per_class=scale["test_per_class"], online=True, generators={"VAE": vae_spec(args.scale, size)},
-        device=args.device,
+        device=args.device, epoch_size=args.epoch_size,
     )
 
 
@@ -127,6 +127,9 @@ def report_markdown(records: list[dict], scale: str) -> str:
         "trained only on the cell's 85 %.",
         "- VAE methods: the subset plus as many class-balanced samples, regenerated every epoch. AUG: rotation 20°, "
         "shifts 20 % of width/height, applied online to every batch (the paper's Keras setting).",
+        *([f"- Epoch size {setup['epoch_size']}: an epoch shows the cell's training images ceil({setup['epoch_size']} / n) "
+           "times, each with a fresh AUG draw, and as many VAE samples, all fresh (paper: one pass per epoch)."]
+          if "epoch_size" in setup else []),
         f"- {len(seeds)} seed(s) per size (paper: not stated). Scores are macro-F1 on the test set.",
         "",
     ]
@@ -185,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--root", default=str(REPO / ".." / "shared" / "data"))
     p.add_argument("--device", default="cpu")
     p.add_argument("--patience", type=int, help="classifier early-stopping patience instead of the scale's")
+    p.add_argument("--epoch-size", type=int,
+                   help="show the real images ceil(EPOCH_SIZE / n) times per epoch, additions in proportion (default: "
+                        "one pass, the paper's); give the runs their own --out and --name")
     p.add_argument("--name", default="seed001_mnist", help="report files: RESULTS/NAME.{md,png,jsonl}")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--report", action="store_true", help="only merge the parts into the report")

@@ -103,19 +103,26 @@ class _PairItems(Dataset):
 
 
 class _Batches:
-    """Shuffled training batches each epoch: tensor slicing when possible, else a seeded DataLoader."""
+    """Shuffled training batches each epoch: tensor slicing when possible, else a seeded DataLoader.
 
-    def __init__(self, parts: list[Data], batch_size: int, generator: torch.Generator) -> None:
+    An epoch shows the first part (the real training set) ``repeats`` times and every other part once, all shuffled
+    together.
+    """
+
+    def __init__(self, parts: list[Data], batch_size: int, generator: torch.Generator, repeats: int = 1) -> None:
         self.parts, self.batch_size, self.generator = parts, batch_size, generator
         tensors = [_as_tensors(p, "train" if i == 0 else "extra_dataset") for i, p in enumerate(parts)]
         if all(t is not None for t in tensors):
             float_mix = len({t[0].dtype for t in tensors}) > 1
             self.images = torch.cat([t[0].float() / 255 if float_mix and t[0].dtype == torch.uint8 else t[0] for t in tensors])
             self.labels = torch.cat([t[1] for t in tensors])
+            n_first = tensors[0][1].shape[0]
+            self.index = torch.cat([torch.arange(n_first).repeat(repeats), torch.arange(n_first, self.labels.shape[0])])
             self.loader = None
             self.image_shape = tuple(self.images.shape[1:])
         else:
             datasets = [p if t is None else _PairItems(*t) for p, t in zip(parts, tensors)]
+            datasets = datasets[:1] * repeats + datasets[1:]
             self.images = self.labels = None
             self.loader = DataLoader(ConcatDataset(datasets), batch_size=batch_size, shuffle=True, generator=generator)
             self.image_shape = tuple(datasets[0][0][0].shape)
@@ -123,7 +130,7 @@ class _Batches:
             raise ValueError("train is empty")
 
     def __len__(self) -> int:
-        return self.labels.shape[0] if self.loader is None else len(self.loader.dataset)
+        return self.index.shape[0] if self.loader is None else len(self.loader.dataset)
 
     def epoch(self, epoch: int, device: torch.device) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         for part in self.parts:
@@ -132,7 +139,7 @@ class _Batches:
         if self.loader is None:
             if self.images.device != device:  # held on the training device: one copy, not one per batch
                 self.images, self.labels = self.images.to(device), self.labels.to(device)
-            order = torch.randperm(len(self), generator=self.generator).to(device)
+            order = self.index[torch.randperm(len(self), generator=self.generator)].to(device)
             for idx in order.split(self.batch_size):
                 yield _to_float(self.images[idx], device), self.labels[idx].to(device)
         else:
@@ -189,6 +196,7 @@ def train_classifier(
     *,
     augment: Augment | None = None,
     extra_dataset: Data | None = None,
+    repeats: int = 1,
     epochs: int = 100,
     batch_size: int = 32,
     lr: float = 1e-3,
@@ -205,7 +213,9 @@ def train_classifier(
     ``model``: ``"cnn"`` / ``"vgg"`` (built for the data's image shape and ``num_classes``, inferred from the data when
     ``None``; ``model_kwargs`` go to :func:`~learnedaug.metrics.classifiers.build_classifier`) or an ``nn.Module``
     (trained in place). ``extra_dataset`` (e.g. synthetic samples, or a copy of ``train`` for the AUGORIG control) is
-    appended to ``train``. ``augment(x, y) -> (x, y)`` runs on every training batch (float ``(B, C, H, W)`` in [0, 1]
+    appended to ``train``. An epoch shows ``train`` ``repeats`` times (independently shuffled, so online ``augment``
+    draws afresh for every showing) and ``extra_dataset`` once: with a few dozen images, ``repeats`` turns an epoch
+    of two optimizer steps into enough steps for early stopping to judge. ``augment(x, y) -> (x, y)`` runs on every training batch (float ``(B, C, H, W)`` in [0, 1]
     on ``device``, int64 labels ``(B,)``); it may return soft labels ``(B, K)`` (CutMix-style). With ``val``, the
     weights of the best epoch by ``monitor`` are restored and training stops after ``patience`` epochs without
     improvement (``None``: never stop early); without ``val`` the final weights are kept.
@@ -216,6 +226,8 @@ def train_classifier(
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats must be a positive int, got {repeats!r}")
     if not (lr > 0):
         raise ValueError(f"lr must be > 0, got {lr!r}")
     if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int) or patience < 1):
@@ -227,7 +239,7 @@ def train_classifier(
     with torch.random.fork_rng(devices=fork_devices):
         torch.manual_seed(seed)
         shuffle = torch.Generator().manual_seed(seed)
-        batches = _Batches([train] if extra_dataset is None else [train, extra_dataset], batch_size, shuffle)
+        batches = _Batches([train] if extra_dataset is None else [train, extra_dataset], batch_size, shuffle, repeats)
         if isinstance(model, str):
             k = num_classes if num_classes is not None else _num_classes(train, val, extra_dataset)
             model = build_classifier(model, batches.image_shape, k, **dict(model_kwargs or {}))

@@ -20,6 +20,9 @@ Methods:
     ``allow_foreign_models=True``, which breaks the protocol and is recorded with the results.
   - ``CLASSIC+NAME``, e.g. ``SHIFT-ROT+VAE``: the subset plus samples, the transform applied to every batch
     (seed 001's AUG+VAE).
+  - ``VARY(NAME)``: learned variations - in every training batch a share ``vary_p`` of the real images is replaced
+    by ``model.vary`` of it (:class:`~learnedaug.transforms.LearnedVariation`, same label; NAME must be a VAE);
+    ``CLASSIC+VARY(NAME)`` applies the classic transform after it.
 Sizes are either class-balanced totals (``sizes``, seed 001: 50 .. 1000) or nested fractions (``fractions``, seed 000).
 """
 
@@ -35,6 +38,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
+from torch.utils.data import ConcatDataset
 from tqdm.auto import tqdm
 
 from learnedaug._io import atomic_path, atomic_write_text
@@ -194,7 +198,11 @@ def _is_zoo_name(spec: object) -> bool:
 class BenchConfig:
     """One benchmark. ``generators`` maps a method name to a :class:`GeneratorSpec` (or its text form) trained per
     cell; ``models`` maps a method name to a zoo name, a model directory or a sampler used in every cell (the latter two
-    only with ``allow_foreign_models``). ``synthetic_ratio``: synthetic images per real training image."""
+    only with ``allow_foreign_models``). ``synthetic_ratio``: synthetic images per real training image.
+    ``epoch_size``: when set, an epoch shows the real training images ``ceil(epoch_size / n_train)`` times (and each
+    method's additions - copies, transformed copies, synthetic samples - in proportion), so that the small subsets
+    get enough optimizer steps per epoch for early stopping; None (the papers'): one pass. ``vary_p``: the share of
+    each training batch that ``VARY(NAME)`` methods replace by learned variations."""
 
     dataset: str
     root: str | None = None
@@ -216,6 +224,8 @@ class BenchConfig:
     generators: Mapping[str, GeneratorSpec | str] = field(default_factory=dict)
     allow_foreign_models: bool = False
     synthetic_ratio: float = 1.0
+    epoch_size: int | None = None
+    vary_p: float = 0.5
 
     def __post_init__(self) -> None:
         if self.sizes is not None and self.fractions is not None:
@@ -228,12 +238,17 @@ class BenchConfig:
             raise ValueError(f"methods and seeds must be non-empty, got methods={self.methods}, seeds={self.seeds}")
         if not (self.synthetic_ratio > 0):
             raise ValueError(f"synthetic_ratio must be > 0, got {self.synthetic_ratio!r}")
+        if not 0 < self.vary_p <= 1:
+            raise ValueError(f"vary_p must be a probability in (0, 1], got {self.vary_p!r}")
+        if self.epoch_size is not None and (isinstance(self.epoch_size, bool) or not isinstance(self.epoch_size, int)
+                                            or self.epoch_size < 1):
+            raise ValueError(f"epoch_size must be a positive int or None, got {self.epoch_size!r}")
         self.generators = {name: GeneratorSpec.parse(spec) if isinstance(spec, str) else spec
                            for name, spec in self.generators.items()}
         for name in list(self.models) + list(self.generators):
-            if name in BASELINES + CLASSIC or "+" in name or not name:
-                raise ValueError(f"learned method name {name!r} must be non-empty, without '+', and not one of "
-                                 f"{list(BASELINES + CLASSIC)}")
+            if name in BASELINES + CLASSIC or any(c in name for c in "+()") or not name:
+                raise ValueError(f"learned method name {name!r} must be non-empty, without '+' or brackets, and not "
+                                 f"one of {list(BASELINES + CLASSIC)}")
         both = sorted(set(self.models) & set(self.generators))
         if both:
             raise ValueError(f"method name(s) {both} are given both as models and as generators")
@@ -255,7 +270,11 @@ class BenchConfig:
         """The settings every result in one output directory must share."""
         keep = ("dataset", "classifier", "width", "epochs", "patience", "batch_size", "lr", "val_fraction",
                 "test_per_class", "online", "allow_foreign_models", "synthetic_ratio")
-        return {k: v for k, v in asdict(self).items() if k in keep} | {
+        # epoch_size and vary_p are recorded only when they matter, so results from before they existed still match
+        varies = any(_parse_method(m, self.learned)[2] for m in self.methods)
+        return {k: v for k, v in asdict(self).items() if k in keep} | (
+            {} if self.epoch_size is None else {"epoch_size": self.epoch_size}) | (
+            {"vary_p": self.vary_p} if varies else {}) | {
             "dataset": str(self.dataset),
             "generators": {n: s.as_dict() for n, s in self.generators.items()},
             "models": {n: s if _is_zoo_name(s) else str(s) if isinstance(s, (str, os.PathLike)) else type(s).__name__
@@ -263,19 +282,22 @@ class BenchConfig:
         }
 
 
-def _parse_method(method: str, learned: set[str]) -> tuple[str | None, str | None]:
-    """``method`` -> ``(classic transform name or None, learned method name or None)``; baselines give ``(None, None)``."""
+def _parse_method(method: str, learned: set[str]) -> tuple[str | None, str | None, bool]:
+    """``method`` -> ``(classic transform name or None, learned method name or None, vary)``; ``vary`` marks
+    ``VARY(NAME)`` (learned variations of the real images) rather than ``NAME`` (added samples). Baselines give
+    ``(None, None, False)``."""
     if method in BASELINES:
-        return None, None
+        return None, None, False
     parts = method.split("+")
     classic = [p for p in parts if p in CLASSIC]
-    names = [p for p in parts if p in learned]
+    varied = [p[5:-1] for p in parts if p.startswith("VARY(") and p.endswith(")") and p[5:-1] in learned]
+    names = [p for p in parts if p in learned] + varied
     if len(parts) > 2 or len(classic) > 1 or len(names) > 1 or len(classic) + len(names) != len(parts):
         raise ValueError(
             f"method {method!r} must be one of {list(BASELINES + CLASSIC)}, a model or generator name "
-            f"({sorted(learned)}), or CLASSIC+NAME"
+            f"({sorted(learned)}), VARY(NAME), or CLASSIC+NAME / CLASSIC+VARY(NAME)"
         )
-    return (classic[0] if classic else None), (names[0] if names else None)
+    return (classic[0] if classic else None), (names[0] if names else None), bool(varied)
 
 
 def _subsets(train: ImageSet, config: BenchConfig, seed: int) -> list[tuple[float | int, torch.Tensor]]:
@@ -323,19 +345,28 @@ def _read_results(path: Path) -> list[dict]:
 
 
 def _ingredients(method: str, train: ImageSet, config: BenchConfig, seed: int, sampler_for: Callable[[str], object]):
-    """``(augment, extra_dataset)`` for ``method`` on ``train``."""
-    classic, learned = _parse_method(method, config.learned)
+    """``(augment, extra_dataset, repeats)`` for ``method`` on ``train``: an epoch shows ``train`` ``repeats`` times
+    and ``extra_dataset`` once, so every addition keeps its share of the epoch whatever ``config.epoch_size``."""
+    repeats = 1 if config.epoch_size is None else -(-config.epoch_size // len(train))
+    classic, learned, vary = _parse_method(method, config.learned)
     if method == "AUGORIG":
-        return None, train
+        return None, None, 2 * repeats
     transform = None if classic is None else _classic(classic, seed)
     if learned is None:
+        if transform is None or config.online:
+            return transform, None, repeats
+        return None, ConcatDataset([train.with_transform(transform)] * repeats), repeats
+    if vary:
+        from learnedaug.transforms import LearnedVariation
+
+        variation = LearnedVariation(sampler_for(learned), scale=1.0, p=config.vary_p, generator=seed)
         if transform is None:
-            return None, None
-        return (transform, None) if config.online else (None, train.with_transform(transform))
+            return variation, None, repeats
+        return (lambda x, y: transform(*variation(x, y))), None, repeats
     from learnedaug.mixing import SyntheticDataset
 
-    size = max(1, round(config.synthetic_ratio * len(train)))
-    return transform, SyntheticDataset(sampler_for(learned), size=size, labels="balanced", seed=seed)
+    size = max(1, round(config.synthetic_ratio * len(train) * repeats))
+    return transform, SyntheticDataset(sampler_for(learned), size=size, labels="balanced", seed=seed), repeats
 
 
 def _load_model(spec: object, device: str):
@@ -394,9 +425,9 @@ def run_protocol(config: BenchConfig, out_dir: str | os.PathLike, *, progress: b
 
         tr_idx, va_idx = stratified_split(subset.labels, config.val_fraction, seed=seed)
         train, val = subset.subset(tr_idx), subset.subset(va_idx)
-        augment, extra = _ingredients(method, train, config, seed, sampler_for)
+        augment, extra, repeats = _ingredients(method, train, config, seed, sampler_for)
         model, history = train_classifier(
-            config.classifier, train, val, augment=augment, extra_dataset=extra, epochs=config.epochs,
+            config.classifier, train, val, augment=augment, extra_dataset=extra, repeats=repeats, epochs=config.epochs,
             batch_size=config.batch_size, lr=config.lr, patience=config.patience, num_classes=k,
             model_kwargs={"width": config.width}, seed=seed, device=config.device, progress=progress,
         )
@@ -497,7 +528,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", help="npz directory or torchvision root (default: $LEARNEDAUG_DATA)")
     parser.add_argument("--out", required=True, help="output directory (results.jsonl, table.md, learning_curve.png)")
     parser.add_argument("--methods", type=_csv(str), default=BenchConfig.methods,
-                        help=f"comma-separated: {','.join(BASELINES + CLASSIC)}, model names, CLASSIC+MODEL")
+                        help=f"comma-separated: {','.join(BASELINES + CLASSIC)}, model names, VARY(MODEL), "
+                             "CLASSIC+MODEL, CLASSIC+VARY(MODEL)")
     sizes = parser.add_mutually_exclusive_group()
     sizes.add_argument("--sizes", type=_csv(int), help="class-balanced training sizes (default 50,100,250,500,1000)")
     sizes.add_argument("--fractions", type=_csv(float), help="nested fractions of the training split, e.g. 0.01,0.1,1")
@@ -513,6 +545,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "may have seen more images than the classifier); recorded with the results")
     parser.add_argument("--synthetic-ratio", type=float, default=1.0,
                         help="synthetic images per real training image for learned methods (default 1)")
+    parser.add_argument("--epoch-size", type=int,
+                        help="show the real training images ceil(EPOCH_SIZE / n) times per epoch, additions in "
+                             "proportion (default: one pass, as in the papers)")
+    parser.add_argument("--vary-p", type=float, default=0.5,
+                        help="share of each batch replaced by learned variations in VARY(NAME) methods (default 0.5)")
     parser.add_argument("--seeds", type=_csv(int), default=(0,))
     parser.add_argument("--classifier", choices=sorted(CLASSIFIERS), default="cnn")
     parser.add_argument("--width", type=float, default=1.0, help="classifier width multiplier (1 = the papers')")
@@ -545,7 +582,8 @@ def run(args: argparse.Namespace) -> int:
             patience=args.patience, batch_size=args.batch_size, lr=args.lr, val_fraction=args.val_fraction,
             test_per_class=args.test_per_class, online=args.online, models=models, device=args.device,
             generators=generators, allow_foreign_models=args.allow_foreign_model,
-            synthetic_ratio=args.synthetic_ratio,
+            synthetic_ratio=args.synthetic_ratio, epoch_size=args.epoch_size,
+            vary_p=args.vary_p,
         )
     except ValueError as err:
         raise SystemExit(str(err)) from err

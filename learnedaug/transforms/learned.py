@@ -126,7 +126,7 @@ class _ModelTransform(Transform):
         device = getattr(self.model, "device", None)
         if device is not None:
             return torch.device(device)
-        p = next(self.model.parameters(), None)
+        p = next(self.model.parameters(), None) if isinstance(self.model, torch.nn.Module) else None
         return torch.device("cpu") if p is None else p.device
 
     def _apply(self, x: torch.Tensor, labels: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor:

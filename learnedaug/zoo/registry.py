@@ -1,7 +1,8 @@
 """The registry of pretrained models: find cards, resolve weights locally or download them, build models.
 
 Cards are read from every directory in ``$LEARNEDAUG_ZOO_PATH`` (``os.pathsep``-separated), then from
-the repository's ``model_zoo/``. A card's weights file is looked for, in order, at an explicit
+the repository's ``model_zoo/``, which an installed wheel carries as ``learnedaug/zoo/model_zoo/`` (cards and fp16
+weights, so the zoo works offline after ``pip install``). A card's weights file is looked for, in order, at an explicit
 ``path=``, in ``weights/`` beside the card, in ``<cache_dir>/models/``, and only then downloaded.
 """
 
@@ -23,14 +24,17 @@ if TYPE_CHECKING:
 
     from ..models.base import GenerativeModel
 
+# The repository's model_zoo/ (source checkout, editable install) and its copy inside an installed wheel.
 REPO_ZOO = Path(__file__).resolve().parents[2] / "model_zoo"
+PACKAGED_ZOO = Path(__file__).resolve().parent / "model_zoo"
 
 
 def card_dirs() -> list[Path]:
-    """Directories searched for ``*.json`` cards: ``$LEARNEDAUG_ZOO_PATH`` entries first, then the repo's ``model_zoo/``."""
+    """Directories searched for ``*.json`` cards: ``$LEARNEDAUG_ZOO_PATH`` entries first, then the zoo shipped with
+    learnedaug (``model_zoo/`` of the checkout, or its copy in the installed package)."""
     extra = [Path(p).expanduser() for p in os.environ.get("LEARNEDAUG_ZOO_PATH", "").split(os.pathsep) if p]
     dirs: list[Path] = []
-    for d in [*extra, REPO_ZOO]:
+    for d in [*extra, REPO_ZOO, PACKAGED_ZOO]:
         if d.is_dir() and d.resolve() not in [x.resolve() for x in dirs]:
             dirs.append(d)
     return dirs

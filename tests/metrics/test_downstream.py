@@ -128,10 +128,44 @@ def test_set_epoch_is_called():
     assert extra.epochs == [0, 1, 2]
 
 
+def test_repeats_show_train_that_many_times_and_extra_once():
+    """Every epoch: each training image exactly ``repeats`` times, each extra item once, all shuffled together."""
+    train = (torch.rand(6, 1, 12, 12), torch.arange(6) % 2)
+    extra = (torch.rand(4, 1, 12, 12), torch.arange(4) % 2)
+    seen = []
+
+    def record(x, y):
+        seen.append(x.clone())
+        return x, y
+
+    kw = dict(model_kwargs=TINY, progress=False, batch_size=5, augment=record)
+    train_classifier("cnn", train, extra_dataset=extra, repeats=3, epochs=2, **kw)
+    epoch0 = torch.cat(seen[:5])  # 6 * 3 + 4 = 22 items: 5 batches of at most 5
+    assert epoch0.shape[0] == 22
+    matches = (epoch0.flatten(1)[:, None] == torch.cat([train[0], extra[0]]).flatten(1)[None]).all(-1)
+    assert matches.sum(0).tolist() == [3] * 6 + [1] * 4
+    assert not torch.equal(torch.cat(seen[5:10]), epoch0)  # reshuffled next epoch
+
+    class Items(Dataset):  # the DataLoader path repeats the same way
+        def __len__(self):
+            return 6
+
+        def __getitem__(self, i):
+            return train[0][i], int(train[1][i])
+
+    seen.clear()
+    train_classifier("cnn", Items(), extra_dataset=extra, repeats=3, epochs=1, **kw)
+    assert torch.cat(seen).shape[0] == 22
+    # repeats=2 without extra is the AUGORIG control: the same batches as appending a copy of train
+    a, _ = train_classifier("cnn", train, repeats=2, epochs=2, model_kwargs=TINY, progress=False, seed=4)
+    b, _ = train_classifier("cnn", train, extra_dataset=train, epochs=2, model_kwargs=TINY, progress=False, seed=4)
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+
+
 def test_bad_input():
     train = _bars(16, 0)
     kw = dict(model_kwargs=TINY, progress=False)
-    for bad in ({"epochs": 0}, {"batch_size": 0}, {"lr": 0.0}, {"patience": 0}, {"monitor": "acc"}):
+    for bad in ({"epochs": 0}, {"batch_size": 0}, {"lr": 0.0}, {"patience": 0}, {"monitor": "acc"}, {"repeats": 0}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             train_classifier("cnn", train, **bad, **kw)
     with pytest.raises(ValueError, match=r"train images must be float in \[0, 1\]"):

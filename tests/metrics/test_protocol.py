@@ -82,6 +82,75 @@ def test_same_seed_same_numbers_and_fractions(tmp_path):
     assert [r["n_train"] + r["n_val"] for r in a] == [60, 60, 120, 120]
 
 
+def test_epoch_size_repeats_the_subset_and_scales_additions(tmp_path, monkeypatch):
+    """epoch_size=40 on a 17-image training part: 3 showings per epoch; AUGORIG 6; synthetic 3 * 17 per epoch."""
+    data = _write_bars(tmp_path)
+    calls = []
+    real = protocol.train_classifier
+
+    def spy(*args, **kwargs):
+        extra = kwargs["extra_dataset"]
+        calls.append((kwargs["repeats"], None if extra is None else len(extra)))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(protocol, "train_classifier", spy)
+    config = BenchConfig(str(data), methods=("ORIG", "AUGORIG", "BLUR", "STUB"), sizes=(20,), models={"STUB": Stub()},
+                         allow_foreign_models=True, epoch_size=40, **FAST)
+    records = run_protocol(config, tmp_path / "out", progress=False)
+    assert records[0]["n_train"] == 17
+    assert calls == [(3, None), (6, None), (3, 51), (3, 51)]
+    assert records[0]["setup"]["epoch_size"] == 40
+    assert "epoch_size" not in BenchConfig(str(data), **FAST).setup()  # old results files still match
+    with pytest.raises(ValueError, match="epoch_size"):
+        BenchConfig("mnist", epoch_size=0)
+
+
+class VaryStub(Stub):
+    """A VAE-like stub: ``vary`` inverts the image (a visible, label-keeping change) and counts the images."""
+
+    def __init__(self):
+        super().__init__()
+        self.varied = 0
+
+    def vary(self, images, labels, *, scale=1.0, generator=None):
+        self.varied += images.shape[0]
+        return 1 - images
+
+
+def test_vary_methods_replace_a_share_of_each_batch(tmp_path, monkeypatch):
+    data = _write_bars(tmp_path)
+    stub = VaryStub()
+    batches = []
+    real = protocol.train_classifier
+
+    def spy(*args, **kwargs):
+        augment, extra = kwargs["augment"], kwargs["extra_dataset"]
+        assert extra is None  # variations replace, they do not add
+        x = torch.rand(200, 1, 12, 12)
+        y = torch.arange(200) % 2
+        out, labels = augment(x, y)
+        batches.append(((out - x).abs().flatten(1).amax(1) > 0).float().mean().item())
+        assert torch.equal(labels, y)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(protocol, "train_classifier", spy)
+    config = BenchConfig(str(data), methods=("VARY(V)", "ROT+VARY(V)"), sizes=(20,), models={"V": stub},
+                         allow_foreign_models=True, vary_p=0.5, **FAST)
+    records = run_protocol(config, tmp_path / "out", progress=False)
+    assert [r["method"] for r in records] == ["VARY(V)", "ROT+VARY(V)"]
+    assert 0.35 < batches[0] < 0.65  # about half of the batch was varied
+    assert batches[1] > 0.9  # and ROT then moves (nearly) every image
+    assert stub.varied > 0 and stub.calls == 0  # no samples were drawn
+    assert records[0]["setup"]["vary_p"] == 0.5
+    for bad in ("VARY(X)", "VARY(V)+VARY(V)", "VARY(ROT)"):
+        with pytest.raises(ValueError, match="VARY"):
+            BenchConfig("mnist", methods=(bad,), models={"V": stub}, allow_foreign_models=True)
+    with pytest.raises(ValueError, match="vary_p"):
+        BenchConfig("mnist", methods=("VARY(V)",), models={"V": stub}, allow_foreign_models=True, vary_p=0)
+    with pytest.raises(ValueError, match="brackets"):
+        BenchConfig("mnist", methods=("ORIG",), models={"A(B)": stub}, allow_foreign_models=True)
+
+
 def test_config_and_cli_errors(tmp_path):
     with pytest.raises(ValueError, match="method 'VAE'"):
         BenchConfig("mnist", methods=("VAE",))

@@ -96,5 +96,6 @@ def zoo_env(tmp_path_factory, monkeypatch):
     for var in ("LEARNEDAUG_OFFLINE", "LEARNEDAUG_MIRROR"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setattr(registry, "REPO_ZOO", root / "no-repo-zoo")
+    monkeypatch.setattr(registry, "PACKAGED_ZOO", root / "no-packaged-zoo")
     (root / "cards").mkdir()
     return root
