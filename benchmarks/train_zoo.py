@@ -212,7 +212,8 @@ def publish(spec: ZooModel, run_dir: Path, test_set: ImageSet, extractor: Domain
     history = json.loads((run_dir / "history.json").read_text())
     metrics = measure(spec, model, history, test_set, extractor, run_dir.parent, progress=progress)
     make_card(fp16_dir, name=spec.name, description=spec.description,
-              training_data={"dataset": "mnist", "subset": spec.subset, "seed": SEED, "licence": MNIST_LICENCE},
+              training_data={"dataset": "mnist", "subset": spec.subset, "seed": None if spec.subset == "all" else SEED,
+                             "licence": MNIST_LICENCE},
               recipe=recipe(spec), metrics=metrics, urls=[], zoo_dir=zoo_dir)
     save_sample_grid(model, samples_dir / f"{spec.name}.png", generator=torch.Generator().manual_seed(SEED))
     shutil.copyfile(run_dir / "loss.png", samples_dir / f"{spec.name}_loss.png")

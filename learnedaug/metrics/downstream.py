@@ -102,32 +102,46 @@ class _PairItems(Dataset):
         return (image.float() / 255 if image.dtype == torch.uint8 else image.float()), int(self.labels[index])
 
 
+def _epoch_tensors(part: Data) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """A dataset's current epoch as tensors when it offers them (e.g. :class:`~learnedaug.mixing.SyntheticDataset`)."""
+    get = getattr(part, "epoch_tensors", None)
+    return get() if callable(get) else None
+
+
 class _Batches:
-    """Shuffled training batches each epoch: tensor slicing when possible, else a seeded DataLoader.
+    """Shuffled training batches each epoch: tensor slicing when every part is (or offers its epoch as) tensors, else
+    a seeded DataLoader over the items.
 
     An epoch shows the first part (the real training set) ``repeats`` times and every other part once, all shuffled
-    together.
+    together. A part with ``set_epoch`` has it called first, and a part with ``epoch_tensors()`` is re-read then.
     """
 
     def __init__(self, parts: list[Data], batch_size: int, generator: torch.Generator, repeats: int = 1) -> None:
-        self.parts, self.batch_size, self.generator = parts, batch_size, generator
-        tensors = [_as_tensors(p, "train" if i == 0 else "extra_dataset") for i, p in enumerate(parts)]
-        if all(t is not None for t in tensors):
-            float_mix = len({t[0].dtype for t in tensors}) > 1
-            self.images = torch.cat([t[0].float() / 255 if float_mix and t[0].dtype == torch.uint8 else t[0] for t in tensors])
-            self.labels = torch.cat([t[1] for t in tensors])
-            n_first = tensors[0][1].shape[0]
-            self.index = torch.cat([torch.arange(n_first).repeat(repeats), torch.arange(n_first, self.labels.shape[0])])
-            self.loader = None
+        self.parts, self.batch_size, self.generator, self.repeats = parts, batch_size, generator, repeats
+        fixed = [_as_tensors(p, "train" if i == 0 else "extra_dataset") for i, p in enumerate(parts)]
+        self.per_epoch = [i for i, t in enumerate(fixed) if t is None and _epoch_tensors(parts[i]) is not None]
+        if all(t is not None or i in self.per_epoch for i, t in enumerate(fixed)):
+            self.fixed, self.loader = fixed, None
+            self._gather()
             self.image_shape = tuple(self.images.shape[1:])
         else:
-            datasets = [p if t is None else _PairItems(*t) for p, t in zip(parts, tensors)]
+            datasets = [p if t is None else _PairItems(*t) for p, t in zip(parts, fixed)]
             datasets = datasets[:1] * repeats + datasets[1:]
             self.images = self.labels = None
             self.loader = DataLoader(ConcatDataset(datasets), batch_size=batch_size, shuffle=True, generator=generator)
             self.image_shape = tuple(datasets[0][0][0].shape)
         if len(self) == 0:
             raise ValueError("train is empty")
+
+    def _gather(self) -> None:
+        """Concatenate every part's tensors (the per-epoch parts' current ones) and index the first part ``repeats``
+        times."""
+        tensors = [_epoch_tensors(p) if i in self.per_epoch else self.fixed[i] for i, p in enumerate(self.parts)]
+        float_mix = len({t[0].dtype for t in tensors}) > 1
+        self.images = torch.cat([t[0].float() / 255 if float_mix and t[0].dtype == torch.uint8 else t[0] for t in tensors])
+        self.labels = torch.cat([t[1] for t in tensors]).to(torch.int64)
+        n_first = tensors[0][1].shape[0]
+        self.index = torch.cat([torch.arange(n_first).repeat(self.repeats), torch.arange(n_first, self.labels.shape[0])])
 
     def __len__(self) -> int:
         return self.index.shape[0] if self.loader is None else len(self.loader.dataset)
@@ -137,6 +151,8 @@ class _Batches:
             if hasattr(part, "set_epoch"):
                 part.set_epoch(epoch)
         if self.loader is None:
+            if self.per_epoch:
+                self._gather()
             if self.images.device != device:  # held on the training device: one copy, not one per batch
                 self.images, self.labels = self.images.to(device), self.labels.to(device)
             order = self.index[torch.randperm(len(self), generator=self.generator)].to(device)

@@ -115,6 +115,14 @@ class SyntheticDataset(Dataset):
         if self.prefetch and page == self.pages - 1 and self.pool.pending is None:
             self.pool.refill_async(generation + 1)
 
+    def epoch_tensors(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """This epoch's slice as ``(images uint8 (size, C, H, W), labels int64 (size,))`` views of the pool, for
+        training loops that batch tensors instead of items; None when a ``transform``/``transforms`` must run per item."""
+        if self.transform is not None or self.transforms is not None:
+            return None
+        start = (self.epoch % self.pages) * self.size
+        return self.pool.images[start:start + self.size], self.pool.labels[start:start + self.size]
+
     def __getitem__(self, index: int) -> Sample:
         if get_worker_info() is not None and int(self._epoch_marker[0]) != self.epoch:
             raise RuntimeError(

@@ -166,7 +166,8 @@ class ModelCard:
         classifier is evaluated without; a benchmark must refuse it.
         """
         td = self.training_data
-        if (td.dataset, td.subset, td.seed) != (dataset, subset, seed):
+        same_seed = subset == "all" or td.seed == seed  # the whole split is the same whatever the seed
+        if (td.dataset, td.subset) != (dataset, subset) or not same_seed:
             raise ValueError(
                 f"model {self.name!r} was trained on dataset={td.dataset!r} subset={td.subset!r} seed={td.seed!r}, "
                 f"not on dataset={dataset!r} subset={subset!r} seed={seed!r}: using it would leak data"

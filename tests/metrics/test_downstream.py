@@ -162,6 +162,46 @@ def test_repeats_show_train_that_many_times_and_extra_once():
     assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
 
 
+def test_synthetic_dataset_is_batched_as_tensors_with_a_fresh_slice_each_epoch():
+    """A SyntheticDataset part is read through epoch_tensors (no per-item DataLoader): every epoch shows exactly its
+    current slice, and the slice changes between epochs."""
+    from learnedaug.mixing import SyntheticDataset
+
+    class Noise:
+        num_classes, image_shape = 2, (1, 12, 12)
+
+        def sample(self, labels, *, generator=None):
+            return torch.rand(labels.shape[0], *self.image_shape, generator=generator)
+
+    train = _bars(6, 0)
+    synthetic = SyntheticDataset(Noise(), size=8, seed=0)
+    seen = []
+
+    def record(x, y):
+        seen.append((x.clone(), y.clone()))
+        return x, y
+
+    slices = []
+    real_set_epoch = synthetic.set_epoch
+
+    def set_epoch(epoch):
+        real_set_epoch(epoch)
+        images, labels = synthetic.epoch_tensors()
+        slices.append(images.float().div(255).flatten(1))
+
+    synthetic.set_epoch = set_epoch
+    train_classifier("cnn", train, extra_dataset=synthetic, augment=record, epochs=2, batch_size=14,
+                     model_kwargs=TINY, progress=False)
+    assert len(seen) == 2  # one batch of 6 + 8 per epoch
+    for (x, _), current in zip(seen, slices):
+        flat = x.flatten(1)
+        hits = (flat[:, None] == current[None]).all(-1).sum(0)
+        assert hits.tolist() == [1] * 8  # each synthetic item of this epoch exactly once
+    assert not torch.equal(slices[0], slices[1])
+    assert synthetic.epoch_tensors() is not None
+    assert SyntheticDataset(Noise(), size=8, transform=lambda im: im).epoch_tensors() is None  # per-item path
+
+
 def test_bad_input():
     train = _bars(16, 0)
     kw = dict(model_kwargs=TINY, progress=False)

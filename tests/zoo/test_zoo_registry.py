@@ -190,6 +190,11 @@ def test_check_training_data_refuses_other_subsets(tiny):
         card.check_training_data("mnist", "all", None)
     with pytest.raises(ValueError, match="seed=1"):
         card.check_training_data("mnist", "per-class-5", 1)
+    whole = ModelCard.from_dict({**card.to_dict(), "training_data": {**card.to_dict()["training_data"], "subset": "all"}})
+    for seed in (None, 0, 3):  # every seed's "all" is the same data
+        whole.check_training_data("mnist", "all", seed)
+    with pytest.raises(ValueError, match="leak"):
+        whole.check_training_data("mnist", "10%", 0)
 
 
 @pytest.mark.parametrize(
