@@ -70,10 +70,20 @@ def feature_statistics(features: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     return mu.cpu().numpy(), sigma.cpu().numpy()
 
 
+def _drop_rounding(eig: np.ndarray) -> np.ndarray:
+    """Eigenvalues of a symmetric PSD matrix with the rounding noise of a rank-deficient one set to 0.
+
+    A zero eigenvalue comes out of ``eigh`` as +-(D * eps * largest); its square root (~1e-8 of the scale) would add
+    up over the null space, so everything below that bound counts as zero.
+    """
+    floor = eig.size * np.finfo(np.float64).eps * max(float(np.abs(eig).max(initial=0.0)), np.finfo(np.float64).tiny)
+    return np.where(eig > floor, eig, 0.0)
+
+
 def _sqrt_psd(sigma: np.ndarray) -> np.ndarray:
-    """Symmetric square root of a symmetric PSD matrix (tiny negative eigenvalues from rounding are clamped)."""
+    """Symmetric square root of a symmetric PSD matrix (eigenvalues at rounding level count as zero)."""
     w, v = np.linalg.eigh(sigma)
-    return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+    return (v * np.sqrt(_drop_rounding(w))) @ v.T
 
 
 def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
@@ -94,7 +104,7 @@ def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
         r = _sqrt_psd(sigma1)
         m = r @ sigma2 @ r
     eig = np.linalg.eigvalsh((m + m.T) / 2)
-    return float(np.sqrt(np.clip(eig, 0.0, None)).sum())
+    return float(np.sqrt(_drop_rounding(eig)).sum())
 
 
 def frechet_distance(mu1: ArrayLike, sigma1: ArrayLike, mu2: ArrayLike, sigma2: ArrayLike) -> float:

@@ -78,13 +78,14 @@ def test_frechet_closed_form_when_both_covariances_are_singular():
     assert frechet_distance(mu1, np.diag(a), mu2, np.diag(b)) == pytest.approx(want, rel=1e-12)
 
 
-@pytest.mark.parametrize("rank1,rank2", [(20, 20), (5, 20), (5, 8)])
-def test_trace_sqrt_product_matches_eigenvalues_of_the_product(rank1, rank2):
+@pytest.mark.parametrize("rank1,rank2", [(20, 20), (5, 20), (5, 8), (3, 3)])
+def test_trace_sqrt_product_closed_form_for_low_rank_covariances(rank1, rank2):
+    """S1 = A A^T, S2 = B B^T: the non-zero eigenvalues of S1 S2 are the squared singular values of A^T B, so
+    tr sqrt(S1 S2) is the nuclear norm of A^T B - exact, with no rounding noise from the null space to sum up."""
     rng = np.random.default_rng(rank1 * rank2)
-    f1, f2 = rng.normal(size=(20, rank1)), rng.normal(size=(20, rank2))
-    s1, s2 = f1 @ f1.T / rank1, f2 @ f2.T / rank2  # PSD of the given ranks
-    want = np.sqrt(np.clip(scipy_linalg.eigvals(s1 @ s2).real, 0, None)).sum()
-    assert trace_sqrt_product(s1, s2) == pytest.approx(want, rel=1e-8)
+    a, b = rng.normal(size=(20, rank1)) / np.sqrt(rank1), rng.normal(size=(20, rank2)) / np.sqrt(rank2)
+    want = scipy_linalg.svdvals(a.T @ b).sum()
+    assert trace_sqrt_product(a @ a.T, b @ b.T) == pytest.approx(want, rel=1e-10)
 
 
 @given(seed=st.integers(0, 2**31 - 1), d=st.integers(1, 12), n=st.integers(2, 30))
