@@ -10,9 +10,13 @@ MNIST test.
     python benchmarks/bench_downstream.py --part b --seeds 1        # a second process, its own results file
     python benchmarks/bench_downstream.py --report                  # merge every part into benchmarks/results/
     python benchmarks/bench_downstream.py --paper-scale ...         # full-width CNN, 200 epochs, full test set
+    python benchmarks/bench_downstream.py --scale budget ...        # our best protocol: no early stopping, see below
 
 Default (``--scale cpu``) is a reduced scale for a shared CPU: every deviation from the paper is listed in the
-report. Parts live in ``--out/<scale>/size<N>/<part>/`` (results.jsonl, generators/VAE/<cell>/; one directory per size
+report. ``--scale budget`` is the best configuration found on this machine: no validation split (classifier and
+ClassVAE train on the whole cell for a fixed budget, final weights kept), a cosine learning-rate decay, 1,024
+images per epoch, and one more method: AUG plus learned variations from a CDCVAE trained on the cell
+(``SHIFT-ROT+VARY(CVAE)``). Parts live in ``--out/<scale>/size<N>/<part>/`` (results.jsonl, generators/VAE/<cell>/; one directory per size
 because the VAE epochs depend on the size); the report
 ``benchmarks/results/seed001_mnist.md`` (our table beside the paper's, Wilcoxon tests), ``seed001_mnist.png``
 (learning curves, paper dashed) and ``seed001_mnist.jsonl`` (every run) are rewritten after every cell.
@@ -33,7 +37,8 @@ from learnedaug.metrics.protocol import BenchConfig, run_protocol, summarize
 
 REPO = Path(__file__).resolve().parents[1]
 METHODS = ("ORIG", "VAE", "SHIFT-ROT", "SHIFT-ROT+VAE")
-NAMES = {"ORIG": "CNN", "VAE": "VAE", "SHIFT-ROT": "AUG", "SHIFT-ROT+VAE": "AUG+VAE"}
+NAMES = {"ORIG": "CNN", "VAE": "VAE", "SHIFT-ROT": "AUG", "SHIFT-ROT+VAE": "AUG+VAE",
+         "SHIFT-ROT+VARY(CVAE)": "AUG+VARY(CDCVAE)"}
 SIZES = (50, 100, 250, 500, 1000)
 # Seed 001, Table 2, latent space 3: macro-F1 (%) per training size.
 PAPER = {
@@ -52,7 +57,16 @@ SCALES = {
     # what fits in about an hour on 2 shared CPU cores
     "cpu": dict(width=0.5, epochs=150, patience=10, test_per_class=100, vae_epochs_factor=1,
                 vae="classvae:latent_dim=3,filters=32,batch_size=8,patience=10"),
+    # fixed budget on the whole cell (8 validation images at size 50 stop runs on noise), cosine decay
+    "budget": dict(width=0.5, epochs=50, patience=None, test_per_class=100, vae_epochs_factor=1,
+                   vae="classvae:latent_dim=3,filters=32,batch_size=8,patience=none", val_fraction=0.0,
+                   schedule="cosine", epoch_size=1024,
+                   extra={"CVAE": "cdcvae:fc_dim=256,base_channels=32,epochs=300,batch_size=16,patience=none,lr=1e-3"}),
 }
+
+
+def methods(scale: str) -> tuple[str, ...]:
+    return METHODS + tuple(f"SHIFT-ROT+VARY({n})" for n in SCALES[scale].get("extra", {}))
 
 
 def vae_spec(scale: str, size: int) -> str:
@@ -63,10 +77,12 @@ def vae_spec(scale: str, size: int) -> str:
 def config_for(args: argparse.Namespace, seed: int, size: int) -> BenchConfig:
     scale = SCALES[args.scale]
     return BenchConfig(
-        "mnist", root=args.root, methods=METHODS, sizes=(size,), seeds=(seed,), classifier="cnn",
-        width=scale["width"], epochs=scale["epochs"], patience=args.patience or scale["patience"], batch_size=32, lr=1e-3,
-        val_fraction=0.15, test_per_class=scale["test_per_class"], online=True, generators={"VAE": vae_spec(args.scale, size)},
-        device=args.device, epoch_size=args.epoch_size,
+        "mnist", root=args.root, methods=methods(args.scale), sizes=(size,), seeds=(seed,), classifier="cnn",
+        width=scale["width"], epochs=scale["epochs"], patience=args.patience or scale["patience"], batch_size=32,
+        lr=1e-3, val_fraction=scale.get("val_fraction", 0.15), schedule=scale.get("schedule", "constant"),
+        test_per_class=scale["test_per_class"], online=True,
+        generators={"VAE": vae_spec(args.scale, size), **scale.get("extra", {})}, device=args.device,
+        epoch_size=args.epoch_size or scale.get("epoch_size"),
     )
 
 
@@ -91,6 +107,15 @@ def _stats(records: list[dict], method: str, size: int) -> tuple[float, float, i
     return float(vals.mean()), float(vals.std()) if vals.numel() > 1 else 0.0, vals.numel()
 
 
+def _methods(records: list[dict]) -> list[str]:
+    return [m for m in NAMES if any(r["method"] == m for r in records)]
+
+
+def _varied(records: list[dict], setup: dict) -> list[tuple[str, dict]]:
+    """``(method, generator spec)`` of the ``CLASSIC+VARY(NAME)`` methods in ``records``."""
+    return [(m, setup["generators"][m.partition("VARY(")[2].rstrip(")")]) for m in _methods(records) if "VARY(" in m]
+
+
 def report_markdown(records: list[dict], scale: str) -> str:
     setup = records[0]["setup"]
     sizes = [s for s in SIZES if any(r["subset"] == s for r in records)]
@@ -104,27 +129,35 @@ def report_markdown(records: list[dict], scale: str) -> str:
         "## Macro-F1 (%): ours | paper", "",
         "| method | " + " | ".join(str(s) for s in sizes) + " |", "|---" * (len(sizes) + 1) + "|",
     ]
-    for method in METHODS:
+    for method in _methods(records):
         name = NAMES[method]
         cells = []
         for s in sizes:
             st = _stats(records, method, s)
             ours = "–" if st is None else f"{st[0]:.2f} ± {st[1]:.2f}" + (f" (n={st[2]})" if st[2] < len(seeds) else "")
-            cells.append(f"{ours} \\| {PAPER[name][SIZES.index(s)]:.2f}")
+            cells.append(f"{ours} \\| {PAPER[name][SIZES.index(s)]:.2f}" if name in PAPER else ours)
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["", "## Setup and deviations from the paper", ""]
     gen = setup["generators"]["VAE"]
-    vae_epochs = ", ".join(f"{VAE_EPOCHS[s] * SCALES[scale]['vae_epochs_factor']} at size {s}" for s in sizes)
+    vae_epochs = ", ".join(f"{VAE_EPOCHS[s] * SCALES[scale]['vae_epochs_factor']} epochs at size {s}" for s in sizes)
+    validated = setup["val_fraction"] > 0
+    stopping = (f"at most {setup['epochs']} epochs, early stopping patience {setup['patience']} on validation loss "
+                "(paper: 10), best-validation weights kept" if validated else
+                f"no validation split: trained on the whole cell for {setup['epochs']} epochs, final weights kept "
+                "(paper: 15 % validation, early stopping patience 10)")
     lines += [
         f"- Scale `{scale}`. Classifier: seed 001 CNN, width ×{setup['width']} "
-        f"({'the paper’s' if setup['width'] == 1 else 'narrower than the paper’s'}), Adam lr {setup['lr']}, batch "
-        f"{setup['batch_size']}, at most {setup['epochs']} epochs, early stopping patience {setup['patience']} on "
-        "validation loss (paper: 10), best-validation weights kept.",
+        f"({'the paper’s' if setup['width'] == 1 else 'narrower than the paper’s'}), Adam lr {setup['lr']}"
+        f"{' with cosine decay' if setup.get('schedule') == 'cosine' else ''}, batch {setup['batch_size']}, "
+        f"{stopping}.",
         f"- Test set: {'all 10,000 MNIST test images' if setup['test_per_class'] is None else str(10 * setup['test_per_class']) + ' MNIST test images (fixed class-balanced subset, seed 0)'}.",
         f"- Generator per cell: {gen['family']} {gen['config']} (paper: filters 64, fc 128), batch "
-        f"{gen['batch_size']}, at most {vae_epochs} epochs "
-        f"(paper: adjusted manually per size), per-class early stopping patience {gen['patience']} on the cell's 15 %, "
-        "trained only on the cell's 85 %.",
+        f"{gen['batch_size']}, {'at most ' if validated else ''}{vae_epochs} (paper: adjusted manually per "
+        "size), " + (f"per-class early stopping patience {gen['patience']} on the cell's 15 %, trained only on the "
+                     "cell's 85 %." if validated else "trained on the whole cell."),
+        *[f"- {NAMES[m]}: learned variations (`LearnedVariation`, half of every batch) from a {spec['family']} "
+          f"{spec['config']} trained per cell for {spec['epochs']} epochs (objective {spec['objective']}), then AUG."
+          for m, spec in _varied(records, setup)],
         "- VAE methods: the subset plus as many class-balanced samples, regenerated every epoch. AUG: rotation 20°, "
         "shifts 20 % of width/height, applied online to every batch (the paper's Keras setting).",
         *([f"- Epoch size {setup['epoch_size']}: an epoch shows the cell's training images ceil({setup['epoch_size']} / n) "
@@ -145,14 +178,15 @@ def plot(records: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
-    for i, method in enumerate(METHODS):
+    for i, method in enumerate(_methods(records)):
         name, color = NAMES[method], f"C{i}"
         pts = [(s, _stats(records, method, s)) for s in SIZES]
         pts = [(s, st) for s, st in pts if st is not None]
         if pts:
             ax.errorbar([s for s, _ in pts], [st[0] for _, st in pts], yerr=[st[1] for _, st in pts], marker="o",
                         capsize=3, color=color, label=f"{name} (ours)")
-        ax.plot(SIZES, PAPER[name], ls="--", marker=".", color=color, alpha=0.6, label=f"{name} (paper)")
+        if name in PAPER:
+            ax.plot(SIZES, PAPER[name], ls="--", marker=".", color=color, alpha=0.6, label=f"{name} (paper)")
     ax.set_xscale("log")
     ax.set_xticks(SIZES, [str(s) for s in SIZES])
     ax.minorticks_off()

@@ -34,6 +34,7 @@ from learnedaug.metrics.classifiers import build_classifier
 Data = Dataset | tuple[torch.Tensor, torch.Tensor] | ImageSet
 Augment = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 MONITORS = ("val_loss", "val_accuracy")
+SCHEDULES = ("constant", "cosine")
 
 
 # ---------------------------------------------------------------------------------------------------- data plumbing
@@ -168,7 +169,8 @@ class _Batches:
 
 @dataclass
 class History:
-    """Per-epoch curves (index = epoch, 0-based) and the early-stopping outcome.
+    """Per-epoch curves (index = epoch, 0-based; ``lr``: the learning rate the epoch trained with) and the
+    early-stopping outcome.
 
     ``best_epoch``: the epoch whose weights the returned model holds; ``stopped_early``: patience ran out.
     """
@@ -177,6 +179,7 @@ class History:
     train_accuracy: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     val_accuracy: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
     best_epoch: int = -1
     stopped_early: bool = False
     seconds: float = 0.0
@@ -218,6 +221,7 @@ def train_classifier(
     lr: float = 1e-3,
     patience: int | None = 10,
     monitor: str = "val_loss",
+    schedule: str = "constant",
     num_classes: int | None = None,
     model_kwargs: Mapping | None = None,
     seed: int = 0,
@@ -234,7 +238,9 @@ def train_classifier(
     of two optimizer steps into enough steps for early stopping to judge. ``augment(x, y) -> (x, y)`` runs on every training batch (float ``(B, C, H, W)`` in [0, 1]
     on ``device``, int64 labels ``(B,)``); it may return soft labels ``(B, K)`` (CutMix-style). With ``val``, the
     weights of the best epoch by ``monitor`` are restored and training stops after ``patience`` epochs without
-    improvement (``None``: never stop early); without ``val`` the final weights are kept.
+    improvement (``None``: never stop early); without ``val`` the final weights are kept. ``schedule``: Adam's
+    learning rate stays ``lr`` (``"constant"``) or decays to 0 along a half cosine over ``epochs`` (``"cosine"``,
+    stepped once per epoch: the usual choice for a fixed budget without validation).
     Everything random (initialisation, shuffling, dropout, transforms using torch's RNG) is seeded by ``seed``
     without touching the caller's global RNG state.
     """
@@ -250,6 +256,8 @@ def train_classifier(
         raise ValueError(f"patience must be a positive int or None, got {patience!r}")
     if monitor not in MONITORS:
         raise ValueError(f"monitor must be one of {MONITORS}, got {monitor!r}")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
     device = torch.device(device)
     fork_devices = [device] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=fork_devices):
@@ -263,19 +271,23 @@ def train_classifier(
             raise TypeError(f"model must be a classifier name or an nn.Module, got {type(model).__name__}")
         model.to(device)
         val_tensors = None if val is None else _materialize(val, "val")
-        history = _fit(model, batches, val_tensors, augment, epochs, lr, patience, monitor, device, progress)
+        history = _fit(model, batches, val_tensors, augment, epochs, lr, schedule, patience, monitor, device,
+                       progress)
     return model, history
 
 
 def _fit(model: nn.Module, batches: _Batches, val: tuple[torch.Tensor, torch.Tensor] | None, augment: Augment | None,
-         epochs: int, lr: float, patience: int | None, monitor: str, device: torch.device, progress: bool) -> History:
+         epochs: int, lr: float, schedule: str, patience: int | None, monitor: str, device: torch.device,
+         progress: bool) -> History:
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs) if schedule == "cosine" else None
     history = History()
     best_score, best_state, waited = math.inf, None, 0
     start = time.perf_counter()
     bar = tqdm(range(epochs), desc="classifier", unit="epoch", disable=not progress, leave=False)
     for epoch in bar:
         model.train()
+        history.lr.append(optimizer.param_groups[0]["lr"])
         loss_sum, correct, seen = 0.0, 0, 0
         for x, y in batches.epoch(epoch, device):
             if augment is not None:
@@ -291,6 +303,8 @@ def _fit(model: nn.Module, batches: _Batches, val: tuple[torch.Tensor, torch.Ten
             loss_sum += float(loss.detach()) * y.shape[0]
             correct += int((logits.detach().argmax(1) == _soft_accuracy_target(y)).sum())
             seen += y.shape[0]
+        if scheduler is not None:
+            scheduler.step()
         history.train_loss.append(loss_sum / seen)
         history.train_accuracy.append(correct / seen)
         postfix = {"loss": f"{history.train_loss[-1]:.4f}"}

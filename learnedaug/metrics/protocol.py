@@ -44,7 +44,7 @@ from tqdm.auto import tqdm
 from learnedaug._io import atomic_path, atomic_write_text
 from learnedaug.data import DEFAULT_SIZES, ImageSet, balanced_subset, load_dataset, nested_subsets, stratified_split
 from learnedaug.metrics.classifiers import CLASSIFIERS
-from learnedaug.metrics.downstream import evaluate, train_classifier, wilcoxon_table
+from learnedaug.metrics.downstream import SCHEDULES, evaluate, train_classifier, wilcoxon_table
 from learnedaug.train import fit
 
 BASELINES = ("ORIG", "AUGORIG")
@@ -202,7 +202,10 @@ class BenchConfig:
     ``epoch_size``: when set, an epoch shows the real training images ``ceil(epoch_size / n_train)`` times (and each
     method's additions - copies, transformed copies, synthetic samples - in proportion), so that the small subsets
     get enough optimizer steps per epoch for early stopping; None (the papers'): one pass. ``vary_p``: the share of
-    each training batch that ``VARY(NAME)`` methods replace by learned variations."""
+    each training batch that ``VARY(NAME)`` methods replace by learned variations. ``val_fraction=0``: no
+    validation part - classifier and generators train on the whole cell for their ``epochs`` and keep the final
+    weights (``patience`` must then be None, and so must the generators'). ``schedule``: the classifier's learning
+    rate, ``"constant"`` (the papers') or ``"cosine"`` (decays to 0 over ``epochs``)."""
 
     dataset: str
     root: str | None = None
@@ -226,6 +229,7 @@ class BenchConfig:
     synthetic_ratio: float = 1.0
     epoch_size: int | None = None
     vary_p: float = 0.5
+    schedule: str = "constant"
 
     def __post_init__(self) -> None:
         if self.sizes is not None and self.fractions is not None:
@@ -238,6 +242,10 @@ class BenchConfig:
             raise ValueError(f"methods and seeds must be non-empty, got methods={self.methods}, seeds={self.seeds}")
         if not (self.synthetic_ratio > 0):
             raise ValueError(f"synthetic_ratio must be > 0, got {self.synthetic_ratio!r}")
+        if not 0 <= self.val_fraction < 1:
+            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
         if not 0 < self.vary_p <= 1:
             raise ValueError(f"vary_p must be a probability in (0, 1], got {self.vary_p!r}")
         if self.epoch_size is not None and (isinstance(self.epoch_size, bool) or not isinstance(self.epoch_size, int)
@@ -245,6 +253,12 @@ class BenchConfig:
             raise ValueError(f"epoch_size must be a positive int or None, got {self.epoch_size!r}")
         self.generators = {name: GeneratorSpec.parse(spec) if isinstance(spec, str) else spec
                            for name, spec in self.generators.items()}
+        if self.val_fraction == 0:
+            stopping = {"patience": self.patience} | {f"generator {n} patience": s.patience
+                                                       for n, s in self.generators.items()}
+            stopping = {k: v for k, v in stopping.items() if v is not None}
+            if stopping:
+                raise ValueError(f"val_fraction=0 leaves nothing to stop early on: set {stopping} to None")
         for name in list(self.models) + list(self.generators):
             if name in BASELINES + CLASSIC or any(c in name for c in "+()") or not name:
                 raise ValueError(f"learned method name {name!r} must be non-empty, without '+' or brackets, and not "
@@ -270,11 +284,12 @@ class BenchConfig:
         """The settings every result in one output directory must share."""
         keep = ("dataset", "classifier", "width", "epochs", "patience", "batch_size", "lr", "val_fraction",
                 "test_per_class", "online", "allow_foreign_models", "synthetic_ratio")
-        # epoch_size and vary_p are recorded only when they matter, so results from before they existed still match
+        # epoch_size, vary_p and schedule are recorded only when they matter, so older results still match
         varies = any(_parse_method(m, self.learned)[2] for m in self.methods)
         return {k: v for k, v in asdict(self).items() if k in keep} | (
             {} if self.epoch_size is None else {"epoch_size": self.epoch_size}) | (
-            {"vary_p": self.vary_p} if varies else {}) | {
+            {"vary_p": self.vary_p} if varies else {}) | (
+            {"schedule": self.schedule} if self.schedule != "constant" else {}) | {
             "dataset": str(self.dataset),
             "generators": {n: s.as_dict() for n, s in self.generators.items()},
             "models": {n: s if _is_zoo_name(s) else str(s) if isinstance(s, (str, os.PathLike)) else type(s).__name__
@@ -423,17 +438,22 @@ def run_protocol(config: BenchConfig, out_dir: str | os.PathLike, *, progress: b
                     cell_models[name] = loaded[name]
             return cell_models[name]
 
-        tr_idx, va_idx = stratified_split(subset.labels, config.val_fraction, seed=seed)
-        train, val = subset.subset(tr_idx), subset.subset(va_idx)
+        if config.val_fraction > 0:
+            tr_idx, va_idx = stratified_split(subset.labels, config.val_fraction, seed=seed)
+            train, val = subset.subset(tr_idx), subset.subset(va_idx)
+        else:
+            train, val = subset, None
         augment, extra, repeats = _ingredients(method, train, config, seed, sampler_for)
         model, history = train_classifier(
             config.classifier, train, val, augment=augment, extra_dataset=extra, repeats=repeats, epochs=config.epochs,
-            batch_size=config.batch_size, lr=config.lr, patience=config.patience, num_classes=k,
+            batch_size=config.batch_size, lr=config.lr, schedule=config.schedule, patience=config.patience,
+            num_classes=k,
             model_kwargs={"width": config.width}, seed=seed, device=config.device, progress=progress,
         )
         scores = evaluate(model, test)
         records.append({
-            "method": method, "subset": key, "seed": seed, "n_train": len(train), "n_val": len(val),
+            "method": method, "subset": key, "seed": seed, "n_train": len(train),
+            "n_val": 0 if val is None else len(val),
             "n_test": scores["n"], "accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"],
             "per_class_f1": scores["per_class_f1"], "best_epoch": history.best_epoch,
             "epochs_run": len(history.train_loss), "seconds": round(history.seconds, 3), "setup": setup,
@@ -519,6 +539,10 @@ def plot_learning_curves(records: Sequence[Mapping], path: str | os.PathLike, me
 # ---------------------------------------------------------------------------------------------------- CLI
 
 
+def _optional_int(text: str) -> int | None:
+    return None if text.strip().lower() in ("none", "null") else int(text)
+
+
 def _csv(kind: Callable):
     return lambda text: tuple(kind(v) for v in text.split(",") if v.strip())
 
@@ -554,10 +578,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--classifier", choices=sorted(CLASSIFIERS), default="cnn")
     parser.add_argument("--width", type=float, default=1.0, help="classifier width multiplier (1 = the papers')")
     parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--patience", type=int, default=10)
+    parser.add_argument("--patience", type=_optional_int, default=10,
+                        help="early-stopping patience in epochs, or 'none' (default 10)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--val-fraction", type=float, default=0.15)
+    parser.add_argument("--val-fraction", type=float, default=0.15,
+                        help="stratified validation share of each cell; 0 trains on the whole cell for --epochs and "
+                             "keeps the final weights (needs --patience none)")
+    parser.add_argument("--schedule", choices=SCHEDULES, default="constant",
+                        help="classifier learning rate: constant (the papers') or cosine decay over --epochs")
     parser.add_argument("--test-per-class", type=int, help="score on this many test images per class (default all)")
     parser.add_argument("--online", action="store_true", help="apply classic transforms to every batch, no copies")
     parser.add_argument("--device", default="cpu")
@@ -583,7 +612,7 @@ def run(args: argparse.Namespace) -> int:
             test_per_class=args.test_per_class, online=args.online, models=models, device=args.device,
             generators=generators, allow_foreign_models=args.allow_foreign_model,
             synthetic_ratio=args.synthetic_ratio, epoch_size=args.epoch_size,
-            vary_p=args.vary_p,
+            vary_p=args.vary_p, schedule=args.schedule,
         )
     except ValueError as err:
         raise SystemExit(str(err)) from err

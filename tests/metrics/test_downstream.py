@@ -74,6 +74,17 @@ def test_early_stopping_restores_best_weights():
     assert evaluate(model, flipped)["loss"] == pytest.approx(history.val_loss[history.best_epoch], rel=1e-5)
 
 
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+def test_learning_rate_schedule(schedule):
+    """Cosine: epoch e trains with lr (1 + cos(pi e / E)) / 2 (CosineAnnealingLR stepped per epoch); constant: lr."""
+    epochs, lr = 5, 2e-3
+    _, history = train_classifier("cnn", _bars(32, 0), epochs=epochs, lr=lr, schedule=schedule, batch_size=16,
+                                  model_kwargs=TINY, progress=False)
+    want = [lr * (1 + math.cos(math.pi * e / epochs)) / 2 if schedule == "cosine" else lr for e in range(epochs)]
+    assert history.lr == pytest.approx(want, rel=1e-12)
+    assert history.best_epoch == epochs - 1  # no validation data: the final weights are kept
+
+
 def test_seeded_determinism_and_rng_isolation():
     train, val = _bars(48, 0), _bars(16, 1)
     torch.manual_seed(123)

@@ -177,6 +177,28 @@ def test_config_and_cli_errors(tmp_path):
         BenchConfig("mnist", synthetic_ratio=0)
 
 
+def test_without_validation_every_image_trains_for_the_whole_budget(tmp_path, monkeypatch):
+    data = _write_bars(tmp_path)
+    fits = []
+    real_fit = protocol.fit
+    monkeypatch.setattr(protocol, "fit", lambda *a, **kw: fits.append(kw) or real_fit(*a, **kw))
+    config = BenchConfig(str(data), methods=("ORIG", "G"), sizes=(20,), val_fraction=0, schedule="cosine",
+                         generators={"G": "classvae:latent_dim=2,filters=4,fc_dim=8,epochs=1,patience=none"},
+                         **{**FAST, "epochs": 3})
+    records = run_protocol(config, tmp_path / "out", progress=False)
+    assert [(r["n_train"], r["n_val"], r["best_epoch"], r["epochs_run"]) for r in records] == [(20, 0, 2, 3)] * 2
+    assert records[0]["setup"]["schedule"] == "cosine" and records[0]["setup"]["val_fraction"] == 0
+    assert [(kw["val_fraction"], kw["patience"]) for kw in fits] == [(0, None)]  # the generator sees all 20 too
+    with pytest.raises(ValueError, match="nothing to stop early on.*'patience': 10"):
+        BenchConfig("mnist", val_fraction=0, patience=10)
+    with pytest.raises(ValueError, match="generator G patience"):
+        BenchConfig("mnist", methods=("G",), val_fraction=0, patience=None, generators={"G": "classvae"})
+    with pytest.raises(ValueError, match="val_fraction must be in"):
+        BenchConfig("mnist", val_fraction=1.0)
+    with pytest.raises(ValueError, match="schedule must be one of"):
+        BenchConfig("mnist", schedule="step")
+
+
 def test_cli_end_to_end(tmp_path, capsys):
     data = _write_bars(tmp_path)
     parser = argparse.ArgumentParser()
