@@ -63,6 +63,8 @@ SCALES = {
                    schedule="cosine", epoch_size=1024,
                    extra={"CVAE": "cdcvae:fc_dim=256,base_channels=32,epochs=300,batch_size=16,patience=none,lr=1e-3"}),
 }
+# the same with the paper's full-width CNN (2.6x the classifier time)
+SCALES["budget-w1"] = {**SCALES["budget"], "width": 1.0}
 
 
 def methods(scale: str) -> tuple[str, ...]:
@@ -77,7 +79,7 @@ def vae_spec(scale: str, size: int) -> str:
 def config_for(args: argparse.Namespace, seed: int, size: int) -> BenchConfig:
     scale = SCALES[args.scale]
     return BenchConfig(
-        "mnist", root=args.root, methods=methods(args.scale), sizes=(size,), seeds=(seed,), classifier="cnn",
+        "mnist", root=args.root, methods=args.methods or methods(args.scale), sizes=(size,), seeds=(seed,), classifier="cnn",
         width=scale["width"], epochs=scale["epochs"], patience=args.patience or scale["patience"], batch_size=32,
         lr=1e-3, val_fraction=scale.get("val_fraction", 0.15), schedule=scale.get("schedule", "constant"),
         test_per_class=scale["test_per_class"], online=True,
@@ -215,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scale", choices=sorted(SCALES), default="cpu")
     p.add_argument("--paper-scale", dest="scale", action="store_const", const="paper")
     p.add_argument("--sizes", default="50,100,250,500,1000")
+    p.add_argument("--methods", type=lambda t: tuple(t.split(",")),
+                   help=f"a subset of the scale's methods (default all: {', '.join(methods('budget'))})")
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--part", default="main", help="results of this process go to OUT/PART (one process per part)")
     p.add_argument("--out", type=Path, default=REPO / "runs" / "seed001_mnist")
