@@ -16,8 +16,9 @@ Default (``--scale cpu``) is a reduced scale for a shared CPU: every deviation f
 report. ``--scale budget`` is the best configuration found on this machine: no validation split (classifier and
 ClassVAE train on the whole cell for a fixed budget, final weights kept), a cosine learning-rate decay, 1,024
 images per epoch, and one more method: AUG plus learned variations from a CDCVAE trained on the cell
-(``SHIFT-ROT+VARY(CVAE)``). Parts live in ``--out/<scale>/size<N>/<part>/`` (results.jsonl, generators/VAE/<cell>/; one directory per size
-because the VAE epochs depend on the size); the report
+(``SHIFT-ROT+VARY(CVAE)``); ``--scale budget-w1`` is the same with the paper's full-width CNN. Parts live in
+``--out/<scale>/size<N>/<part>/`` (results.jsonl, generators/VAE/<cell>/; one directory per size because the VAE
+epochs depend on the size); the report
 ``benchmarks/results/seed001_mnist.md`` (our table beside the paper's, Wilcoxon tests), ``seed001_mnist.png``
 (learning curves, paper dashed) and ``seed001_mnist.jsonl`` (every run) are rewritten after every cell.
 """
@@ -79,8 +80,8 @@ def vae_spec(scale: str, size: int) -> str:
 def config_for(args: argparse.Namespace, seed: int, size: int) -> BenchConfig:
     scale = SCALES[args.scale]
     return BenchConfig(
-        "mnist", root=args.root, methods=args.methods or methods(args.scale), sizes=(size,), seeds=(seed,), classifier="cnn",
-        width=scale["width"], epochs=scale["epochs"], patience=args.patience or scale["patience"], batch_size=32,
+        "mnist", root=args.root, methods=args.methods or methods(args.scale), sizes=(size,), seeds=(seed,),
+        classifier="cnn", width=scale["width"], epochs=scale["epochs"], patience=args.patience or scale["patience"], batch_size=32,
         lr=1e-3, val_fraction=scale.get("val_fraction", 0.15), schedule=scale.get("schedule", "constant"),
         test_per_class=scale["test_per_class"], online=True,
         generators={"VAE": vae_spec(args.scale, size), **scale.get("extra", {})}, device=args.device,
