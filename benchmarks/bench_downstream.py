@@ -81,8 +81,8 @@ def config_for(args: argparse.Namespace, seed: int, size: int) -> BenchConfig:
     scale = SCALES[args.scale]
     return BenchConfig(
         "mnist", root=args.root, methods=args.methods or methods(args.scale), sizes=(size,), seeds=(seed,),
-        classifier="cnn", width=scale["width"], epochs=scale["epochs"], patience=args.patience or scale["patience"], batch_size=32,
-        lr=1e-3, val_fraction=scale.get("val_fraction", 0.15), schedule=scale.get("schedule", "constant"),
+        classifier="cnn", width=scale["width"], epochs=scale["epochs"], patience=args.patience or scale["patience"],
+        batch_size=32, lr=1e-3, val_fraction=scale.get("val_fraction", 0.15), schedule=scale.get("schedule", "constant"),
         test_per_class=scale["test_per_class"], online=True,
         generators={"VAE": vae_spec(args.scale, size), **scale.get("extra", {})}, device=args.device,
         epoch_size=args.epoch_size or scale.get("epoch_size"),
