@@ -68,7 +68,8 @@ SCALES = {
 SCALES["budget-w1"] = {**SCALES["budget"], "width": 1.0}
 
 
-def methods(scale: str) -> tuple[str, ...]:
+def scale_methods(scale: str) -> tuple[str, ...]:
+    """The methods a scale runs: seed 001's four, then AUG + learned variations of each of its extra generators."""
     return METHODS + tuple(f"SHIFT-ROT+VARY({n})" for n in SCALES[scale].get("extra", {}))
 
 
@@ -80,7 +81,7 @@ def vae_spec(scale: str, size: int) -> str:
 def config_for(args: argparse.Namespace, seed: int, size: int) -> BenchConfig:
     scale = SCALES[args.scale]
     return BenchConfig(
-        "mnist", root=args.root, methods=args.methods or methods(args.scale), sizes=(size,), seeds=(seed,),
+        "mnist", root=args.root, methods=args.methods or scale_methods(args.scale), sizes=(size,), seeds=(seed,),
         classifier="cnn", width=scale["width"], epochs=scale["epochs"], patience=args.patience or scale["patience"],
         batch_size=32, lr=1e-3, val_fraction=scale.get("val_fraction", 0.15), schedule=scale.get("schedule", "constant"),
         test_per_class=scale["test_per_class"], online=True,
@@ -111,6 +112,7 @@ def _stats(records: list[dict], method: str, size: int) -> tuple[float, float, i
 
 
 def _methods(records: list[dict]) -> list[str]:
+    """The methods that have results, in table order."""
     return [m for m in NAMES if any(r["method"] == m for r in records)]
 
 
@@ -219,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--paper-scale", dest="scale", action="store_const", const="paper")
     p.add_argument("--sizes", default="50,100,250,500,1000")
     p.add_argument("--methods", type=lambda t: tuple(t.split(",")),
-                   help=f"a subset of the scale's methods (default all: {', '.join(methods('budget'))})")
+                   help=f"a subset of the scale's methods (default all: {', '.join(scale_methods('budget'))})")
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--part", default="main", help="results of this process go to OUT/PART (one process per part)")
     p.add_argument("--out", type=Path, default=REPO / "runs" / "seed001_mnist")

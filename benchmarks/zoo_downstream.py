@@ -14,7 +14,8 @@ Each card then gets ``downstream_macro_f1`` and ``downstream_gain_vs_orig`` / ``
 ``benchmarks/results/zoo_downstream_<subset>.md``.
 
 Classifier: width 0.5, Adam 1e-3, batch 32, epoch size 1,024 images, early stopping (patience 10) on the subset's
-15 % validation part, at most 150 epochs on 1 % and 30 on 10 % (``MAX_EPOCHS``). ``--subsets all`` is accepted but takes hours on a CPU (51,000 training images per epoch).
+15 % validation part, at most 150 epochs on 1 % and 30 on 10 % (``MAX_EPOCHS``). ``--subsets all`` is accepted
+but takes hours on a CPU (51,000 training images per epoch).
 """
 
 from __future__ import annotations

@@ -161,7 +161,7 @@ def train_cell_generator(spec: GeneratorSpec, subset: ImageSet, out_dir: str | o
 
     :func:`~learnedaug.train.fit` splits ``subset`` with ``stratified_split(labels, val_fraction, seed)``, the split the
     classifier of the cell uses: the generator learns from the 85 % training part and early-stops on the 15 %
-    validation part. ``out_dir`` receives ``cell.json`` (spec, seed and SHA-256 of the images and labels), fit's
+    validation part (``val_fraction=0``: it learns from the whole cell for ``spec.epochs``). ``out_dir`` receives ``cell.json`` (spec, seed and SHA-256 of the images and labels), fit's
     checkpoint and reports, and ``model/``. A finished generator for the same spec and data is loaded, not retrained;
     an interrupted one resumes from its checkpoint; a directory holding another cell's generator is an error.
     Returns the model in eval mode on ``device``.
@@ -447,8 +447,7 @@ def run_protocol(config: BenchConfig, out_dir: str | os.PathLike, *, progress: b
         model, history = train_classifier(
             config.classifier, train, val, augment=augment, extra_dataset=extra, repeats=repeats, epochs=config.epochs,
             batch_size=config.batch_size, lr=config.lr, schedule=config.schedule, patience=config.patience,
-            num_classes=k,
-            model_kwargs={"width": config.width}, seed=seed, device=config.device, progress=progress,
+            num_classes=k, model_kwargs={"width": config.width}, seed=seed, device=config.device, progress=progress,
         )
         scores = evaluate(model, test)
         records.append({

@@ -208,6 +208,15 @@ def test_cli_end_to_end(tmp_path, capsys):
     assert run(args) == 0
     assert "Test accuracy" in capsys.readouterr().out
     assert len((tmp_path / "o" / "results.jsonl").read_text().splitlines()) == 2
+    budget = parser.parse_args([str(data), "--out", str(tmp_path / "b"), "--methods", "ORIG", "--sizes", "30",
+                                "--epochs", "2", "--width", "0.125", "--val-fraction", "0", "--patience", "none",
+                                "--schedule", "cosine"])
+    assert (budget.patience, budget.val_fraction, budget.schedule) == (None, 0.0, "cosine")
+    assert run(budget) == 0
+    (record,) = [json.loads(line) for line in (tmp_path / "b" / "results.jsonl").read_text().splitlines()]
+    assert (record["n_train"], record["n_val"], record["epochs_run"]) == (30, 0, 2)
+    with pytest.raises(SystemExit, match="nothing to stop early on"):  # the default patience 10 needs validation
+        run(parser.parse_args([str(data), "--out", str(tmp_path / "c"), "--val-fraction", "0"]))
 
 
 def test_summarize_marks_missing_cells():
