@@ -82,7 +82,8 @@ def config_for(args: argparse.Namespace, seed: int, size: int) -> BenchConfig:
     scale = SCALES[args.scale]
     return BenchConfig(
         "mnist", root=args.root, methods=args.methods or scale_methods(args.scale), sizes=(size,), seeds=(seed,),
-        classifier="cnn", width=scale["width"], epochs=scale["epochs"], patience=args.patience or scale["patience"],
+        classifier="cnn", width=scale["width"], epochs=args.epochs or scale["epochs"],
+        patience=args.patience or scale["patience"],
         batch_size=32, lr=1e-3, val_fraction=scale.get("val_fraction", 0.15), schedule=scale.get("schedule", "constant"),
         test_per_class=scale["test_per_class"], online=True,
         generators={"VAE": vae_spec(args.scale, size), **scale.get("extra", {})}, device=args.device,
@@ -95,11 +96,13 @@ def read_parts(out: Path) -> list[dict]:
     records = []
     for path in sorted(out.glob("*/*/results.jsonl")):
         records += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    setups = {json.dumps({**r["setup"], "generators": {k: {**v, "epochs": None} for k, v in
-                                                      r["setup"]["generators"].items()}}, sort_keys=True)
-              for r in records}
-    if len(setups) > 1:
-        raise SystemExit(f"parts under {out} were run with different setups: {sorted(setups)}")
+    # vary_p is recorded only by parts that ran a VARY method: compare it among those
+    setups = {json.dumps({**{k: v for k, v in r["setup"].items() if k != "vary_p"},
+                          "generators": {k: {**v, "epochs": None} for k, v in r["setup"]["generators"].items()}},
+                         sort_keys=True) for r in records}
+    vary_ps = {r["setup"]["vary_p"] for r in records if "vary_p" in r["setup"]}
+    if len(setups) > 1 or len(vary_ps) > 1:
+        raise SystemExit(f"parts under {out} were run with different setups: {sorted(setups)}, vary_p {vary_ps}")
     return records
 
 
@@ -228,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", type=Path, default=REPO / "benchmarks" / "results")
     p.add_argument("--root", default=str(REPO / ".." / "shared" / "data"))
     p.add_argument("--device", default="cpu")
+    p.add_argument("--epochs", type=int,
+                   help="classifier epochs instead of the scale's; give the runs their own --out and --name")
     p.add_argument("--patience", type=int, help="classifier early-stopping patience instead of the scale's")
     p.add_argument("--epoch-size", type=int,
                    help="show the real images ceil(EPOCH_SIZE / n) times per epoch, additions in proportion (default: "
