@@ -473,7 +473,8 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 
 def summarize(records: Sequence[Mapping], *, alpha: float = 0.01) -> str:
     """Markdown: accuracy and macro-F1 (%, mean ± std over seeds) per method and subset, and Wilcoxon tests on
-    macro-F1 between methods, paired by (subset, seed) where every method has a result."""
+    macro-F1 between methods, paired by (subset, seed): one table over every pair for the methods run on all of
+    them, and, when some methods ran on fewer, one over the pairs where every method has a result."""
     methods = list(dict.fromkeys(r["method"] for r in records))
     subsets = sorted({r["subset"] for r in records})
     by = defaultdict(list)
@@ -496,10 +497,15 @@ def summarize(records: Sequence[Mapping], *, alpha: float = 0.01) -> str:
         lines.append("")
     score = {(r["method"], r["subset"], r["seed"]): r["macro_f1"] for r in records}
     pairs = sorted({(r["subset"], r["seed"]) for r in records})
-    complete = [(s, seed) for s, seed in pairs if all((m, s, seed) in score for m in methods)]
-    if len(methods) >= 2 and len(complete) >= 2:
-        table = wilcoxon_table({m: [score[m, s, seed] for s, seed in complete] for m in methods}, alpha=alpha)
-        lines += ["## Paired tests (macro-F1)", "", table.to_markdown(), ""]
+    everywhere = [m for m in methods if all((m, *pair) in score for pair in pairs)]
+    complete = [pair for pair in pairs if all((m, *pair) in score for m in methods)]
+    tables = [(everywhere, pairs, "every (subset, seed)")]
+    if len(everywhere) < len(methods):
+        tables.append((methods, complete, "the (subsets, seeds) every method ran on"))
+    for names, on, where in tables:
+        if len(names) >= 2 and len(on) >= 2:
+            table = wilcoxon_table({m: [score[(m, *pair)] for pair in on] for m in names}, alpha=alpha)
+            lines += [f"## Paired tests (macro-F1) over {where}", "", table.to_markdown(), ""]
     return "\n".join(lines)
 
 

@@ -226,6 +226,19 @@ def test_summarize_marks_missing_cells():
     assert "| A | 50.00 | – |" in md and "Paired" not in md
 
 
+def test_summarize_tests_methods_run_everywhere_on_all_pairs_and_all_methods_on_the_common_pairs():
+    gains = {(50, 0): 0.05, (50, 1): 0.03, (100, 0): 0.04, (100, 1): 0.02, (200, 0): 0.01, (200, 1): 0.06}
+    recs = [{"method": m, "subset": s, "seed": seed, "accuracy": 0.0, "macro_f1": 0.5 + gain * k}
+            for (s, seed), gain in gains.items() for m, k in (("A", 0), ("B", 1))]
+    recs += [{"method": "C", "subset": 50, "seed": seed, "accuracy": 0.0, "macro_f1": 0.6} for seed in (0, 1)]
+    md = summarize(recs)
+    everywhere, common = md.split("## Paired tests")[1:]
+    # A vs B over all 6 pairs (all positive: exact two-sided p = 2 / 2**6), C only where it ran (2 pairs)
+    assert "over every (subset, seed)" in everywhere and "| C |" not in everywhere
+    assert "n = 6 paired scores" in everywhere and "p=0.0312" in everywhere
+    assert "| C |" in common and "n = 2 paired scores" in common
+
+
 TINY_VAE = "classvae:latent_dim=2,fc_dim=8,filters=4,epochs=2,batch_size=16"
 
 
