@@ -1,0 +1,162 @@
+"""Seed 000's CIFAR10-10 % experiment (Table 2) with the ``learnedaug bench`` protocol, reduced to fit a CPU.
+
+One cell: the nested 10 % subset of the CIFAR-10 training split (seed 0: 5,000 images, split 85 / 15 into 4,250
+training images - the paper's CIFAR10-10 size - and 750 for model selection), a CDCVAE and a CDCGAN trained on the
+cell's 4,250 only, then seed 000's VGG-style classifier (batch norm, dropout 0.6) trained six ways - ORIG, AUGORIG,
+ROT, BLUR, CDCVAE, CDCGAN, each addition doubling the epoch with a fresh draw every epoch - and scored on all
+10,000 test images.
+
+    python benchmarks/bench_cifar.py --part a --methods ORIG,AUGORIG,ROT,BLUR   # resumable: rerun the line to go on
+    python benchmarks/bench_cifar.py --part b --methods CDCVAE                   # one process per part
+    python benchmarks/bench_cifar.py --report                                    # merge parts into benchmarks/results/
+
+Deviations from the paper (all in the report): classifier width ×``--width`` (paper ×1), ``--epochs`` epochs with
+cosine decay and the best-validation-loss weights kept (paper: 200 epochs, constant rate, best validation
+accuracy), generators trained ``GAN_EPOCHS`` / ``VAE_EPOCHS`` epochs (paper: 500).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from learnedaug._io import atomic_path, atomic_write_text
+from learnedaug.metrics.protocol import BenchConfig, run_protocol, summarize
+
+REPO = Path(__file__).resolve().parents[1]
+METHODS = ("ORIG", "AUGORIG", "ROT", "BLUR", "CDCVAE", "CDCGAN")
+# Seed 000, Table 2, CIFAR10-10: test accuracy (%).
+PAPER = {"ORIG": 70.60, "AUGORIG": 71.98, "BLUR": 71.30, "ROT": 71.30, "ROT-BLUR": 70.63, "CDCVAE": 67.13,
+         "CDCGAN": 69.34}
+VAE_EPOCHS, GAN_EPOCHS = 30, 25
+GENERATORS = {
+    "CDCVAE": f"cdcvae:epochs={VAE_EPOCHS},batch_size=64,patience=none",
+    "CDCGAN": f"cdcgan:epochs={GAN_EPOCHS},batch_size=64,patience=none",
+}
+
+
+def config_for(args: argparse.Namespace) -> BenchConfig:
+    return BenchConfig(
+        "cifar10", root=args.root, methods=args.methods, fractions=(0.1,), seeds=(0,), classifier="vgg",
+        width=args.width, epochs=args.epochs, patience=None, batch_size=32, lr=1e-3, val_fraction=0.15,
+        schedule="cosine", generators=GENERATORS, device=args.device,
+    )
+
+
+def read_parts(out: Path) -> list[dict]:
+    """Every run of every part, checked to share one setup."""
+    records = []
+    for path in sorted(out.glob("*/results.jsonl")):
+        records += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    setups = {json.dumps(r["setup"], sort_keys=True) for r in records}
+    if len(setups) > 1:
+        raise SystemExit(f"parts under {out} were run with different setups: {sorted(setups)}")
+    return records
+
+
+def report_markdown(records: list[dict], name: str) -> str:
+    setup = records[0]["setup"]
+    by_method = {r["method"]: r for r in records}
+    lines = [
+        "# Seed 000 CIFAR10-10 % (Table 2): this machine vs the paper", "",
+        "Produced by `benchmarks/bench_cifar.py` (rerun it to resume). Machine: 2-core CPU VM, no GPU; one split "
+        "(seed 0), as in the paper.", "",
+        "| method | accuracy (%) ours | paper | ours − AUGORIG | macro-F1 (%) | best epoch | seconds |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    base = by_method.get("AUGORIG")
+    for method in [m for m in METHODS if m in by_method]:
+        r = by_method[method]
+        delta = "–" if base is None else f"{100 * (r['accuracy'] - base['accuracy']):+.2f}"
+        lines.append(f"| {method} | {100 * r['accuracy']:.2f} | {PAPER[method]:.2f} | {delta} | "
+                     f"{100 * r['macro_f1']:.2f} | {r['best_epoch'] + 1} | {r['seconds']:.0f} |")
+    gens = setup["generators"]
+    lines += [
+        "", "## Setup and deviations from the paper", "",
+        f"- Cell: nested 10 % of the 50,000 training images (seed 0), {records[0]['n_train']:,} for training and "
+        f"{records[0]['n_val']:,} for model selection (paper: 10 % of a 42,500-image training split = 4,250, validation "
+        "separate). Test: all 10,000 CIFAR-10 test images.",
+        f"- Classifier: seed 000's VGG-style net (64/128/256, two 3×3 convs per stage, batch norm, LeakyReLU, dropout "
+        f"0.6) at width ×{setup['width']} (paper ×1), Adam lr {setup['lr']} with cosine decay over {setup['epochs']} "
+        f"epochs, batch {setup['batch_size']}; the weights of the epoch with the lowest validation loss are scored "
+        "(paper: 200 epochs at a constant rate, the epoch with the best validation accuracy).",
+        "- Additions double the epoch and are drawn afresh every epoch: AUGORIG a second copy of every image, ROT "
+        "(±25°) and BLUR (σ 0.25-2.25) a transformed copy, CDCVAE/CDCGAN as many class-balanced samples (paper: "
+        "one fixed synthetic set).",
+        *[f"- {name}: {g['family']} {g['config'] or '(defaults: the InfoGAN nets, z 100)'} trained on the cell's "
+          f"{records[0]['n_train']:,} training images only, {g['epochs']} epochs, batch {g['batch_size']} (paper: 500 "
+          "epochs)." for name, g in gens.items()],
+        *[f"- {gen} samples (its last epoch, one row per class): [`{name}_{gen}_samples.png`]({name}_{gen}_samples.png)."
+          for gen in gens],
+        "",
+        "## learnedaug bench summary", "", summarize(records),
+    ]
+    return "\n".join(lines)
+
+
+def plot(records: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    methods = [m for m in METHODS if any(r["method"] == m for r in records)]
+    ours = {r["method"]: 100 * r["accuracy"] for r in records}
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=120)
+    x = torch.arange(len(methods), dtype=torch.float64)
+    ax.bar(x - 0.2, [ours[m] for m in methods], 0.4, label="ours (reduced scale)")
+    ax.bar(x + 0.2, [PAPER[m] for m in methods], 0.4, label="paper (Table 2)", alpha=0.6)
+    ax.set_xticks(x.tolist(), methods)
+    ax.set_ylim(min(min(ours.values()), min(PAPER[m] for m in methods)) - 5, None)
+    ax.set_ylabel("CIFAR10-10 % test accuracy (%)")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
+def write_report(out: Path, results: Path, name: str) -> None:
+    records = read_parts(out)
+    if not records:
+        return
+    atomic_write_text(results / f"{name}.md", report_markdown(records, name))
+    slim = [{k: v for k, v in r.items() if k not in ("setup", "per_class_f1")} for r in records]
+    atomic_write_text(results / f"{name}.jsonl", "".join(json.dumps(r) + "\n" for r in slim))
+    plot(records, results / f"{name}.png")
+    for grid in sorted(out.glob("*/generators/*/*/samples/*.png")):  # the generators' last grids, as pictures
+        target = results / f"{name}_{grid.parents[2].name}_samples.png"
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(grid.read_bytes())
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--methods", type=lambda t: tuple(t.split(",")), default=METHODS)
+    p.add_argument("--width", type=float, default=0.5, help="classifier width multiplier (paper 1)")
+    p.add_argument("--epochs", type=int, default=30, help="classifier epochs (paper 200)")
+    p.add_argument("--part", default="main", help="results of this process go to OUT/PART (one process per part)")
+    p.add_argument("--out", type=Path, default=REPO / "runs" / "seed000_cifar10")
+    p.add_argument("--results", type=Path, default=REPO / "benchmarks" / "results")
+    p.add_argument("--root", default=str(REPO / ".." / "shared" / "data"))
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--name", default="seed000_cifar10", help="report files: RESULTS/NAME.{md,png,jsonl}")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--report", action="store_true", help="only merge the parts into the report")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if not args.report:
+        run_protocol(config_for(args), args.out / args.part, progress=sys.stderr.isatty())
+    write_report(args.out, args.results, args.name)
+    report = args.results / f"{args.name}.md"
+    print(report.read_text(encoding="utf-8") if report.is_file() else "no results yet")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
