@@ -114,11 +114,11 @@ def plot(records: list[dict], path: Path) -> None:
 
     methods = _methods(records)
     ours = {r["method"]: 100 * r["accuracy"] for r in records}
-    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=120)
+    fig, ax = plt.subplots(figsize=(max(6.4, 0.9 * len(methods)), 3.8), dpi=120)
     x = torch.arange(len(methods), dtype=torch.float64)
     ax.bar(x - 0.2, [ours[m] for m in methods], 0.4, label="ours (reduced scale)")
     ax.bar(x + 0.2, [PAPER.get(m, 0.0) for m in methods], 0.4, label="paper (Table 2)", alpha=0.6)
-    ax.set_xticks(x.tolist(), methods)
+    ax.set_xticks(x.tolist(), methods, rotation=20, ha="right")
     ax.set_ylim(min(min(ours.values()), min(PAPER[m] for m in methods if m in PAPER)) - 5, None)
     ax.set_ylabel("CIFAR10-10 % test accuracy (%)")
     ax.grid(True, axis="y", alpha=0.3)
