@@ -53,10 +53,17 @@ def _methods(records: list[dict]) -> list[str]:
 
 
 def read_parts(out: Path) -> list[dict]:
-    """Every run of every part, checked to share one setup."""
-    records = []
+    """Every run of every part, checked to share one setup and to hold each method once (the cell is single)."""
+    records, parts = [], {}
     for path in sorted(out.glob("*/results.jsonl")):
-        records += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                record = json.loads(line)
+                if record["method"] in parts:
+                    raise SystemExit(f"method {record['method']} was run in two parts under {out}: "
+                                     f"{parts[record['method']]} and {path.parent.name}; remove one")
+                parts[record["method"]] = path.parent.name
+                records.append(record)
     setups = {json.dumps(r["setup"], sort_keys=True) for r in records}
     if len(setups) > 1:
         raise SystemExit(f"parts under {out} were run with different setups: {sorted(setups)}")
@@ -119,7 +126,7 @@ def plot(records: list[dict], path: Path) -> None:
     ax.bar(x - 0.2, [ours[m] for m in methods], 0.4, label="ours (reduced scale)")
     ax.bar(x + 0.2, [PAPER.get(m, 0.0) for m in methods], 0.4, label="paper (Table 2)", alpha=0.6)
     ax.set_xticks(x.tolist(), methods, rotation=20, ha="right")
-    ax.set_ylim(min(min(ours.values()), min(PAPER[m] for m in methods if m in PAPER)) - 5, None)
+    ax.set_ylim(min([*ours.values(), *(PAPER[m] for m in methods if m in PAPER)]) - 5, None)
     ax.set_ylabel("CIFAR10-10 % test accuracy (%)")
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(fontsize=8)
@@ -137,9 +144,10 @@ def write_report(out: Path, results: Path, name: str) -> None:
     slim = [{k: v for k, v in r.items() if k not in ("setup", "per_class_f1")} for r in records]
     atomic_write_text(results / f"{name}.jsonl", "".join(json.dumps(r) + "\n" for r in slim))
     plot(records, results / f"{name}.png")
-    for grid in sorted(out.glob("*/generators/*/*/samples/*.png")):  # the generators' last grids, as pictures
-        target = results / f"{name}_{grid.parents[2].name}_samples.png"
-        with atomic_path(target) as tmp:
+    # each generator's last grid, once (parts that reuse a generator hold the same grid)
+    grids = {grid.parents[2].name: grid for grid in sorted(out.glob("*/generators/*/*/samples/*.png"))}
+    for generator, grid in grids.items():
+        with atomic_path(results / f"{name}_{generator}_samples.png") as tmp:
             tmp.write_bytes(grid.read_bytes())
 
 
