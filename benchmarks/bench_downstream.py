@@ -87,7 +87,7 @@ def config_for(args: argparse.Namespace, seed: int, size: int) -> BenchConfig:
         batch_size=32, lr=1e-3, val_fraction=scale.get("val_fraction", 0.15), schedule=scale.get("schedule", "constant"),
         test_per_class=scale["test_per_class"], online=True,
         generators={"VAE": vae_spec(args.scale, size), **scale.get("extra", {})}, device=args.device,
-        epoch_size=args.epoch_size or scale.get("epoch_size"),
+        epoch_size=args.epoch_size or scale.get("epoch_size"), synthetic_ratio=args.synthetic_ratio,
     )
 
 
@@ -122,6 +122,10 @@ def _methods(records: list[dict]) -> list[str]:
 def _varied(records: list[dict], setup: dict) -> list[tuple[str, dict]]:
     """``(method, generator spec)`` of the ``CLASSIC+VARY(NAME)`` methods in ``records``."""
     return [(m, setup["generators"][m.partition("VARY(")[2].rstrip(")")]) for m in _methods(records) if "VARY(" in m]
+
+
+def _samples_per_image(ratio: float) -> str:
+    return "as many" if ratio == 1 else f"{ratio:g}× as many"
 
 
 def report_markdown(records: list[dict], scale: str) -> str:
@@ -166,10 +170,12 @@ def report_markdown(records: list[dict], scale: str) -> str:
         *[f"- {NAMES[m]}: learned variations (`LearnedVariation`, half of every batch) from a {spec['family']} "
           f"{spec['config']} trained per cell for {spec['epochs']} epochs (objective {spec['objective']}), then AUG."
           for m, spec in _varied(records, setup)],
-        "- VAE methods: the subset plus as many class-balanced samples, regenerated every epoch. AUG: rotation 20°, "
+        f"- VAE methods: the subset plus {_samples_per_image(setup['synthetic_ratio'])} class-balanced samples, "
+        "regenerated every epoch. AUG: rotation 20°, "
         "shifts 20 % of width/height, applied online to every batch (the paper's Keras setting).",
         *([f"- Epoch size {setup['epoch_size']}: an epoch shows the cell's training images ceil({setup['epoch_size']} / n) "
-           "times, each with a fresh AUG draw, and as many VAE samples, all fresh (paper: one pass per epoch)."]
+           f"times, each with a fresh AUG draw, and {_samples_per_image(setup['synthetic_ratio'])} VAE samples, all fresh "
+           "(paper: one pass per epoch)."]
           if "epoch_size" in setup else []),
         f"- {len(seeds)} seed(s) per size (paper: not stated). Scores are macro-F1 on the test set.",
         "",
@@ -233,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--epochs", type=int,
                    help="classifier epochs instead of the scale's; give the runs their own --out and --name")
+    p.add_argument("--synthetic-ratio", type=float, default=1.0,
+                   help="VAE samples per real training image (paper 1)")
     p.add_argument("--patience", type=int, help="classifier early-stopping patience instead of the scale's")
     p.add_argument("--epoch-size", type=int,
                    help="show the real images ceil(EPOCH_SIZE / n) times per epoch, additions in proportion (default: "
