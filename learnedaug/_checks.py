@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import operator
+
 import torch
 
 FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
@@ -51,3 +53,41 @@ def check_labels(labels: torch.Tensor, num_classes: int, *, name: str = "labels"
         lo, hi = int(labels.min()), int(labels.max())
         if lo < 0 or hi >= num_classes:
             raise ValueError(f"{name} must lie in [0, {num_classes}), got values in [{lo}, {hi}]")
+
+
+def check_int(value: object, name: str, *, min: int | None = 1, max: int | None = None) -> int:
+    """Return ``value`` as a Python int if it is an integer (numpy ints too, not bool) in ``[min, max]``.
+
+    Raises TypeError for anything else (float, bool, str, ...) and ValueError when out of range; both name
+    ``name`` and the value. ``min=None`` / ``max=None`` leave that side open; the default asks for a positive int.
+    """
+    is_bool = isinstance(value, bool) or (isinstance(value, torch.Tensor) and value.dtype == torch.bool)
+    try:
+        number = None if is_bool else operator.index(value)
+    except TypeError:
+        number = None
+    if number is None:
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if (min is not None and number < min) or (max is not None and number > max):
+        lo = "-inf" if min is None else min
+        hi = "inf" if max is None else max
+        raise ValueError(f"{name} must be an int in [{lo}, {hi}], got {number}")
+    return number
+
+
+def to_float_image(images: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """uint8 in [0, 255] -> ``dtype`` in [0, 1] (divided by 255); a float tensor is only cast to ``dtype``."""
+    if images.dtype == torch.uint8:
+        return images.to(dtype).div_(255.0)
+    if not images.dtype.is_floating_point:
+        raise TypeError(f"images must be uint8 or float, got dtype {images.dtype}")
+    return images.to(dtype)
+
+
+def to_uint8_image(images: torch.Tensor) -> torch.Tensor:
+    """Float in [0, 1] -> uint8 in [0, 255] (times 255, rounded half to even, clamped); uint8 is returned as is."""
+    if images.dtype == torch.uint8:
+        return images
+    if not images.dtype.is_floating_point:
+        raise TypeError(f"images must be uint8 or float, got dtype {images.dtype}")
+    return images.mul(255.0).round_().clamp_(0, 255).to(torch.uint8)

@@ -1,7 +1,11 @@
+import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
-from learnedaug._checks import check_images, check_labels
+from learnedaug._checks import check_images, check_int, check_labels, to_float_image, to_uint8_image
 
 
 def test_accepts_valid_batch():
@@ -35,3 +39,43 @@ def test_labels():
         check_labels(torch.tensor([0.0, 1.0]), 10)
     with pytest.raises(ValueError, match="3 entries but there are 2"):
         check_labels(torch.tensor([0, 1, 2]), 10, n=2)
+
+
+def test_check_int_accepts_python_numpy_and_tensor_ints():
+    assert check_int(3, "n") == 3
+    assert type(check_int(np.int64(4), "n")) is int
+    assert check_int(torch.tensor(5), "n") == 5
+    assert check_int(0, "n", min=0) == 0
+    assert check_int(-7, "n", min=None, max=0) == -7
+
+
+@pytest.mark.parametrize("bad", [True, 2.0, "3", None, torch.tensor(2.0), torch.tensor([1, 2]), torch.tensor(True)])
+def test_check_int_type_errors_name_argument_and_value(bad):
+    with pytest.raises(TypeError, match="batch_size must be an int, got"):
+        check_int(bad, "batch_size")
+
+
+@pytest.mark.parametrize("value, kw, words", [(0, {}, r"\[1, inf\], got 0"), (6, {"min": None, "max": 5}, r"\[-inf, 5\], got 6"), (2, {"min": 3, "max": 9}, r"\[3, 9\], got 2")])
+def test_check_int_range_errors(value, kw, words):
+    with pytest.raises(ValueError, match="epochs must be an int in " + words):
+        check_int(value, "epochs", **kw)
+
+
+@given(arrays(np.uint8, st.tuples(st.integers(1, 3), st.integers(1, 5), st.integers(1, 5))))
+def test_uint8_float_round_trip(a):
+    x = torch.from_numpy(a)
+    f = to_float_image(x)
+    assert f.dtype == torch.float32 and f.min() >= 0 and f.max() <= 1
+    assert torch.equal(f, x.float() / 255)
+    assert torch.equal(to_uint8_image(f), x)
+    assert to_uint8_image(x) is x
+
+
+def test_to_uint8_rounds_and_clamps():
+    x = torch.tensor([-0.5, 0.0, 0.5 / 255, 1.5 / 255, 1.0, 2.0])
+    assert to_uint8_image(x).tolist() == [0, 0, 0, 2, 255, 255]  # round half to even, like torch.round
+    assert to_float_image(torch.tensor([0.25], dtype=torch.float64), torch.float16).dtype == torch.float16
+    with pytest.raises(TypeError, match="int32"):
+        to_float_image(torch.zeros(2, dtype=torch.int32))
+    with pytest.raises(TypeError, match="int32"):
+        to_uint8_image(torch.zeros(2, dtype=torch.int32))
