@@ -91,3 +91,32 @@ def to_uint8_image(images: torch.Tensor) -> torch.Tensor:
     if not images.dtype.is_floating_point:
         raise TypeError(f"images must be uint8 or float, got dtype {images.dtype}")
     return images.mul(255.0).round_().clamp_(0, 255).to(torch.uint8)
+
+
+def as_labels(labels: object, num_classes: int, *, name: str = "labels") -> torch.Tensor:
+    """Class indices as users hold them -> a validated (N,) int64 tensor (on the tensor's device, else CPU).
+
+    Accepted: a 1-D integer tensor or numpy array, a list/tuple of ints, or a single label (a Python/numpy int or a
+    0-d integer tensor/array), which means ONE sample: ``as_labels(3, 10)`` is ``tensor([3])``. Refused with a
+    message naming ``name`` and the value: bools, floats, strings, 2-D (one-hot) labels, classes outside
+    ``[0, num_classes)``.
+    """
+    value = labels
+    if isinstance(value, (list, tuple)):
+        bad = [v for v in value if isinstance(v, bool) or not hasattr(v, "__index__")]
+        if bad:
+            raise TypeError(f"{name} must be class indices (ints), got {bad[0]!r} in {type(value).__name__} {value!r}")
+        value = torch.tensor([operator.index(v) for v in value], dtype=torch.long)
+    elif type(value).__module__ == "numpy":
+        value = torch.as_tensor(value.__array__() if hasattr(value, "__array__") else value)
+    elif not isinstance(value, torch.Tensor):
+        check_int(value, name, min=None)  # TypeError for bool, float, str, None ...
+        value = torch.tensor([operator.index(value)], dtype=torch.long)
+    if value.dtype.is_floating_point or value.dtype.is_complex or value.dtype == torch.bool:
+        raise TypeError(f"{name} must be class indices (an integer dtype), got dtype {value.dtype}: {labels!r}")
+    if value.ndim == 0:
+        value = value.reshape(1)
+    if value.ndim != 1:
+        raise ValueError(f"{name} must be one class index per sample, shape (N,), got shape {tuple(value.shape)}")
+    check_labels(value, num_classes, name=name)
+    return value.long()

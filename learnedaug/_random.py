@@ -1,8 +1,15 @@
-"""Reproducible randomness: every random op in learnedaug takes a ``torch.Generator`` or a seed."""
+"""Reproducible randomness: every random op in learnedaug takes a ``torch.Generator`` or a seed.
+
+:class:`WorkerStream` is the one place where a user's generator becomes a stream that differs per DataLoader
+worker, per epoch and per DDP rank; every random transform and mixer draws through it.
+"""
 
 from __future__ import annotations
 
+import os
+
 import torch
+from torch.utils.data import get_worker_info
 
 GeneratorLike = torch.Generator | int | None
 
@@ -56,3 +63,49 @@ def worker_seed(base_seed: int, *, epoch: int = 0, rank: int = 0, worker: int = 
         offset = int(torch.randint(0, 2**62, (1,), generator=g))
         g.manual_seed((offset + int(part) * 0x9E37_79B9_7F4A_7C15) & 0x7FFF_FFFF_FFFF_FFFF)
     return int(torch.randint(0, 2**62, (1,), generator=g))
+
+
+def distributed_rank() -> int:
+    """This process's DDP rank: ``torch.distributed`` when initialised, else ``$RANK`` (set by torchrun), else 0."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank()
+    return int(os.environ.get("RANK", "0"))
+
+
+class WorkerStream:
+    """The generator to draw from here: distinct per DataLoader worker, per epoch and per DDP rank.
+
+    * Main process of rank 0 (``num_workers=0``): the user's generator itself, so a seeded transform called
+      outside a DataLoader behaves exactly like ``torch.Generator().manual_seed(seed)``.
+    * A DataLoader worker or a rank > 0: a generator (on the user's generator's device) seeded with
+      ``worker_seed(generator.initial_seed(), epoch=<worker's DataLoader seed>, rank=rank, worker=id)``. The
+      DataLoader draws its base seed from its own ``generator`` (else torch's global RNG) every time an
+      iterator starts, i.e. every epoch, and gives worker ``i`` the seed ``base + i``; non-persistent workers
+      are re-created with that new seed each epoch, so each (worker, epoch) gets its own stream, and the same
+      seed plus the same DataLoader generator reproduces all of them. Persistent workers keep their seed but
+      also keep their derived generator, which continues where the previous epoch stopped: no epoch replays.
+    * ``None`` stays None: torch's global RNG, which the DataLoader already seeds per worker and epoch.
+    """
+
+    def __init__(self, generator: GeneratorLike) -> None:
+        self.generator = as_generator(generator)
+        self._key: tuple[int, int | None] | None = None
+        self._derived: torch.Generator | None = None
+
+    def get(self) -> torch.Generator | None:
+        """The generator for this process (see the class docstring); derived once per (rank, worker seed)."""
+        g = self.generator
+        info, rank = get_worker_info(), distributed_rank()
+        if g is None or (info is None and rank == 0):
+            return g
+        key = (rank, None if info is None else info.seed)
+        if key != self._key:
+            seed = worker_seed(
+                g.initial_seed(),
+                epoch=0 if info is None else info.seed,
+                rank=rank,
+                worker=0 if info is None else info.id,
+            )
+            self._derived = torch.Generator(device=g.device).manual_seed(seed)
+            self._key = key
+        return self._derived

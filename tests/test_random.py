@@ -38,3 +38,16 @@ def test_worker_seed_distinct_and_deterministic():
     assert len(seeds) == 64
     assert worker_seed(5, epoch=1, rank=2, worker=3) == worker_seed(5, epoch=1, rank=2, worker=3)
     assert worker_seed(5) != worker_seed(6)
+
+
+def test_worker_stream_in_the_main_process_is_the_users_generator(monkeypatch):
+    from learnedaug._random import WorkerStream
+
+    g = torch.Generator().manual_seed(3)
+    assert WorkerStream(g).get() is g and WorkerStream(None).get() is None
+    assert WorkerStream(5).get().initial_seed() == 5
+    monkeypatch.setenv("RANK", "2")
+    derived = WorkerStream(g)
+    other = derived.get()
+    assert other is not g and other is derived.get()  # derived once, then the same stream continues
+    assert other.initial_seed() == worker_seed(3, rank=2)

@@ -12,10 +12,8 @@ from torchvision.transforms.v2 import Transform
 from torchvision.transforms.v2 import functional as TF
 
 from .._checks import check_images, check_labels
-from .._random import GeneratorLike, rand, randint
-from ..models.base import ConditionalSampler
-from ..transforms.learned import WorkerStream
-from .pool import check_sampler, model_device
+from .._random import GeneratorLike, WorkerStream, rand, randint
+from ..models.base import ConditionalSampler, check_sampler, model_device
 
 MODES = ("append", "replace")
 LABEL_MODES = ("batch", "balanced")
@@ -69,8 +67,15 @@ class BatchMixer(Transform):
         self._stream = WorkerStream(generator)
 
     def forward(self, *inputs: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        images, targets = inputs if len(inputs) > 1 else inputs[0]
-        return self.mix(images, targets)
+        """``mixer(x, y)`` or ``mixer((x, y))``: anything else raises TypeError (the labels are required)."""
+        pair = inputs[0] if len(inputs) == 1 and isinstance(inputs[0], (tuple, list)) else inputs
+        if len(pair) != 2:
+            got = ", ".join(type(v).__name__ for v in pair)
+            raise TypeError(
+                f"BatchMixer needs (images, labels): call it as x, y = mixer(x, y) with x (N, C, H, W) and y (N,) "
+                f"or (N, K) labels; got {len(pair)} input(s): ({got})"
+            )
+        return self.mix(*pair)
 
     @property
     def generator(self) -> torch.Generator | None:

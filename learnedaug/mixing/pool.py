@@ -18,31 +18,15 @@ from tqdm.auto import tqdm
 
 from .._checks import check_images, check_labels
 from .._random import worker_seed
-from ..models.base import ConditionalSampler
+from ..models.base import ConditionalSampler, check_sampler, model_device
+
+# check_sampler and model_device live in models.base; re-exported here for code that imports them from pool.
+__all__ = ["SamplePool", "plan_labels", "check_sampler", "model_device", "LabelSpec", "PROGRESS_MIN_BATCHES"]
 
 LabelSpec = str | torch.Tensor | Sequence[int] | Mapping[int, int]
 
 # Pools needing more than this many batches show a tqdm progress bar (``progress=None``).
 PROGRESS_MIN_BATCHES = 8
-
-
-def check_sampler(model: object, name: str = "model") -> None:
-    """Raise TypeError unless ``model`` follows the sampler contract (num_classes, image_shape, sample)."""
-    if not isinstance(model, ConditionalSampler):
-        raise TypeError(
-            f"{name} must follow the sampler contract (num_classes, image_shape, sample(labels, generator=)), "
-            f"got {type(model).__name__}"
-        )
-
-
-def model_device(model: object) -> torch.device:
-    """The device a sampler generates on: its ``device`` attribute, else its first parameter's, else CPU."""
-    device = getattr(model, "device", None)
-    if device is not None:
-        return torch.device(device)
-    params = getattr(model, "parameters", None)
-    p = next(params(), None) if callable(params) else None
-    return torch.device("cpu") if p is None else p.device
 
 
 def plan_labels(labels: LabelSpec, size: int, num_classes: int) -> tuple[torch.Tensor, bool]:

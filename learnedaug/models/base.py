@@ -7,8 +7,10 @@ Nothing is ever unpickled.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -17,7 +19,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from .._checks import as_labels
 from .._io import atomic_path, atomic_write_text
+from .._random import GeneratorLike, as_generator
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -33,6 +37,36 @@ class ConditionalSampler(Protocol):
     def sample(self, labels: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """``labels`` (N,) int64 -> images (N, C, H, W) float in [0, 1] on the model's device, no grad."""
         ...
+
+
+def check_sampler(model: object, name: str = "model") -> None:
+    """Raise TypeError unless ``model`` follows the sampler contract (num_classes, image_shape, sample)."""
+    if not isinstance(model, ConditionalSampler):
+        raise TypeError(
+            f"{name} must follow the sampler contract (num_classes, image_shape, sample(labels, generator=)), "
+            f"got {type(model).__name__}"
+        )
+
+
+def model_device(model: object) -> torch.device:
+    """The device a sampler generates on: its ``device`` attribute, else its first parameter's, else CPU."""
+    device = getattr(model, "device", None)
+    if device is not None:
+        return torch.device(device)
+    params = getattr(model, "parameters", None)
+    p = next(params(), None) if callable(params) else None
+    return torch.device("cpu") if p is None else p.device
+
+
+def _with_sample_inputs(sample: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    """Wrap a subclass's ``sample`` so it receives (N,) int64 labels and a Generator or None (see GenerativeModel)."""
+
+    @functools.wraps(sample)
+    def wrapper(self: "GenerativeModel", labels: Any, *, generator: GeneratorLike = None) -> torch.Tensor:
+        return sample(self, as_labels(labels, self.num_classes), generator=as_generator(generator, device=self.device))
+
+    wrapper._sample_inputs = True  # type: ignore[attr-defined]
+    return wrapper
 
 
 @runtime_checkable
@@ -86,6 +120,8 @@ class GenerativeModel(nn.Module):
     """Base class of the four generator families: config handling, device, save/load.
 
     Subclasses set ``family`` and ``config_class`` and implement :meth:`sample` (and ``vary`` for VAEs).
+    Every subclass's ``sample`` is wrapped so that callers may pass what they hold (see :meth:`sample`) while
+    the implementation always receives (N,) int64 labels and a ``torch.Generator`` or None.
     ``training_only_prefixes`` names state-dict prefixes (e.g. a GAN's discriminator) that sampling
     does not need; ``save_pretrained(..., inference_only=True)`` leaves them out.
     """
@@ -96,6 +132,9 @@ class GenerativeModel(nn.Module):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("sample")
+        if callable(own) and not getattr(own, "_sample_inputs", False):
+            cls.sample = _with_sample_inputs(own)
         if "family" in cls.__dict__:
             _FAMILIES[cls.family] = cls
 
@@ -117,8 +156,15 @@ class GenerativeModel(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def sample(self, labels: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        raise NotImplementedError
+    def sample(self, labels: Any, *, generator: GeneratorLike = None) -> torch.Tensor:
+        """Draw one image per label: (N, C, H, W) float32 in [0, 1] on the model's device, no grad.
+
+        ``labels``: a (N,) integer tensor or numpy array, a list of ints, or ONE label (a Python/numpy int or a
+        0-d tensor) meaning one image. ``generator``: a ``torch.Generator``, an int seed (a generator on the
+        model's device seeded with it) or None (torch's global RNG). Float, bool, 2-D or out-of-range labels
+        raise TypeError/ValueError naming ``labels`` and the value.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement sample()")
 
     # ---- save / load -------------------------------------------------------------------------
     def save_pretrained(

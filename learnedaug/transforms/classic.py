@@ -8,9 +8,9 @@ Labels and other non-image inputs pass through untouched, so the transforms work
 ``(image, label)`` samples. Parameters come from ``generator`` (a ``torch.Generator`` or an int seed; ``None``
 uses torch's global RNG): the same generator state gives the same output.
 
-With a fixed ``generator``, every DataLoader worker gets a copy of the same state and so the same draws; give each
-worker its own stream in ``worker_init_fn``, e.g. ``t.generator.manual_seed(worker_seed(seed, worker=worker_id))``
-(``learnedaug._random.worker_seed``), or leave ``generator=None`` (torch seeds its global RNG per worker).
+Inside DataLoader workers and on DDP ranks > 0 the generator is re-derived per worker, per epoch and per rank
+(:class:`learnedaug._random.WorkerStream`), so workers never share a stream and epochs never replay one; the same
+seed with the same DataLoader generator reproduces every stream.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from torchvision.transforms.v2._utils import is_pure_tensor
 from torchvision.transforms.v2.functional import pil_to_tensor, to_pil_image
 
 from learnedaug._checks import check_images
-from learnedaug._random import GeneratorLike, as_generator, rand, uniform
+from learnedaug._random import GeneratorLike, WorkerStream, rand, uniform
 from learnedaug.transforms import functional as F
 
 __all__ = ["RandomRotation", "RandomGaussianBlur", "RotBlur", "ShiftRotate"]
@@ -118,7 +118,12 @@ class _PerSampleTransform(Transform, abc.ABC):
             raise ValueError(f"p must be a probability in [0, 1], got {p!r}")
         self.p = float(p)
         self.same_on_batch = bool(same_on_batch)
-        self.generator = as_generator(generator)
+        self._stream = WorkerStream(generator)
+
+    @property
+    def generator(self) -> torch.Generator | None:
+        """The generator given at construction (None: torch's global RNG); workers draw from streams derived from it."""
+        return self._stream.generator
 
     def check_inputs(self, flat_inputs: list[Any]) -> None:
         for inpt in flat_inputs:
@@ -129,7 +134,7 @@ class _PerSampleTransform(Transform, abc.ABC):
         """``(n,)`` (or ``(n, width)``) uniform draws in ``[low, high)``; one draw broadcast when ``same_on_batch``."""
         rows = 1 if self.same_on_batch else n
         shape = (rows,) if width is None else (rows, width)
-        values = uniform(low, high, shape, generator=self.generator, device=device)
+        values = uniform(low, high, shape, generator=self._stream.get(), device=device)
         return values.expand((n,) + shape[1:])
 
     def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
@@ -143,7 +148,7 @@ class _PerSampleTransform(Transform, abc.ABC):
             selected = torch.full((n,), self.p == 1.0, dtype=torch.bool, device=device)
         else:
             rows = 1 if self.same_on_batch else n
-            selected = (rand((rows,), generator=self.generator, device=device) < self.p).expand(n)
+            selected = (rand((rows,), generator=self._stream.get(), device=device) < self.p).expand(n)
         return {"selected": selected, **self._draw(n, device)}
 
     @staticmethod

@@ -10,22 +10,20 @@ device. Labels are read from the sample the way ``v2.CutMix`` reads them (second
 from __future__ import annotations
 
 import collections.abc
-import os
 from collections.abc import Callable
 from typing import Any
 
 import PIL.Image
 import torch
 from torch.utils._pytree import tree_flatten, tree_unflatten
-from torch.utils.data import get_worker_info
 from torchvision import tv_tensors
 from torchvision.transforms.v2 import Transform
 from torchvision.transforms.v2 import functional as TF
 from torchvision.transforms.v2._utils import is_pure_tensor
 
 from .._checks import check_images, check_labels
-from .._random import GeneratorLike, as_generator, rand, worker_seed
-from ..models.base import Encoder
+from .._random import GeneratorLike, WorkerStream, rand
+from ..models.base import Encoder, check_sampler, model_device
 
 LabelsGetter = Callable[[Any], Any]
 
@@ -44,46 +42,6 @@ def default_labels_getter(sample: Any) -> Any:
         key = next((k for k in keys if k.lower() == "labels"), None) or next((k for k in keys if "label" in k.lower()), None)
         return None if key is None else sample[key]
     return None  # a lone image: no label
-
-
-def distributed_rank() -> int:
-    """This process's DDP rank: ``torch.distributed`` when initialised, else ``$RANK`` (set by torchrun), else 0."""
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank()
-    return int(os.environ.get("RANK", "0"))
-
-
-class WorkerStream:
-    """A generator that is distinct per DataLoader worker, per epoch and per DDP rank.
-
-    In the main process of rank 0 it is the user's generator itself. Elsewhere it is a generator (on the same
-    device) seeded with ``worker_seed(generator.initial_seed(), epoch=<worker's per-epoch DataLoader seed>,
-    rank=rank, worker=id)``; the DataLoader draws a fresh worker seed every epoch from the main process's RNG,
-    so the stream also changes from epoch to epoch. ``None`` stays None (torch's global RNG, which the
-    DataLoader already seeds per worker).
-    """
-
-    def __init__(self, generator: GeneratorLike) -> None:
-        self.generator = as_generator(generator)
-        self._key: tuple[int, int | None] | None = None
-        self._derived: torch.Generator | None = None
-
-    def get(self) -> torch.Generator | None:
-        g = self.generator
-        info, rank = get_worker_info(), distributed_rank()
-        if g is None or (info is None and rank == 0):
-            return g
-        key = (rank, None if info is None else info.seed)
-        if key != self._key:
-            seed = worker_seed(
-                g.initial_seed(),
-                epoch=0 if info is None else info.seed,
-                rank=rank,
-                worker=0 if info is None else info.id,
-            )
-            self._derived = torch.Generator(device=g.device).manual_seed(seed)
-            self._key = key
-        return self._derived
 
 
 def _labels_tensor(labels: Any, n: int, num_classes: int, name: str) -> torch.Tensor | None:
@@ -108,9 +66,7 @@ class _ModelTransform(Transform):
 
     def __init__(self, model: torch.nn.Module, *, labels_getter: LabelsGetter | None, generator: GeneratorLike) -> None:
         super().__init__()
-        for attr in ("num_classes", "image_shape"):
-            if not hasattr(model, attr):
-                raise TypeError(f"model must follow the sampler contract (num_classes, image_shape), {type(model).__name__} has no {attr!r}")
+        check_sampler(model)
         if labels_getter is not None and not callable(labels_getter):
             raise TypeError(f"labels_getter must be a callable or None, got {type(labels_getter).__name__}")
         self.model = model
@@ -121,13 +77,6 @@ class _ModelTransform(Transform):
     def generator(self) -> torch.Generator | None:
         """The generator given at construction (None: torch's global RNG)."""
         return self._stream.generator
-
-    def _model_device(self) -> torch.device:
-        device = getattr(self.model, "device", None)
-        if device is not None:
-            return torch.device(device)
-        p = next(self.model.parameters(), None) if isinstance(self.model, torch.nn.Module) else None
-        return torch.device("cpu") if p is None else p.device
 
     def _apply(self, x: torch.Tensor, labels: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor:
         """x (N, C, H, W) float32 in [0, 1] on the model's device -> same shape/range."""
@@ -163,7 +112,7 @@ class _ModelTransform(Transform):
                 f"{tuple(self.model.image_shape)}"
             )
         labels = _labels_tensor(raw_labels, x.shape[0], self.model.num_classes, name)
-        device = self._model_device()
+        device = model_device(self.model)
         xf = TF.to_dtype(x, torch.float32, scale=True).to(device)
         check_images(xf, name=f"{name} images", unit_range=True)
         out = self._apply(xf, None if labels is None else labels.to(device), self._stream.get())

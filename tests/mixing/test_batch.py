@@ -110,6 +110,17 @@ def test_bad_batches(fake):
         BatchMixer(torch.nn.Linear(2, 2), 0.5)
 
 
+def test_labels_are_required_with_a_clear_message(fake):
+    mixer = BatchMixer(fake, 0.5, generator=0)
+    x, y = batch(4)
+    for call in (lambda: mixer(x), lambda: mixer((x,)), lambda: mixer(x, y, y)):
+        with pytest.raises(TypeError, match=r"BatchMixer needs \(images, labels\)"):
+            call()
+    with pytest.raises(TypeError, match=r"got 1 input\(s\): \(Tensor\)"):
+        mixer(x)
+    assert torch.equal(mixer((x, y))[0][:4], x) and torch.equal(BatchMixer(fake, 0.5, generator=0)([x, y])[1][:4], y)
+
+
 @given(
     n=st.integers(1, 12),
     ratio=st.floats(0, 1),

@@ -106,10 +106,10 @@ def test_bad_labels_rejected(family):
     model = tiny(family)
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 10\), got values in \[0, 10\]"):
         model.sample(torch.tensor([0, 10]))
-    with pytest.raises(ValueError, match="1-D integer"):
+    with pytest.raises(TypeError, match=r"labels must be class indices \(an integer dtype\), got dtype torch.float32"):
         model.sample(torch.tensor([0.0, 1.0]))
-    with pytest.raises(TypeError, match="labels must be a torch.Tensor"):
-        model.sample([0, 1])
+    with pytest.raises(ValueError, match=r"shape \(N,\), got shape \(2, 1\)"):
+        model.sample(torch.tensor([[0], [1]]))
 
 
 @pytest.mark.parametrize("family", VAES)
@@ -187,3 +187,57 @@ def test_loading_into_the_wrong_class_is_refused(tmp_path):
     tiny("dvae").save_pretrained(tmp_path / "m")
     with pytest.raises(TypeError, match="holds a 'dvae' model, not a CDCGAN"):
         CDCGAN.from_pretrained(tmp_path / "m")
+
+
+# ---- sample(): the inputs users hold; the sampler home (check_sampler, model_device) ----------------------
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_sample_accepts_int_seed_lists_ints_and_numpy(family):
+    import numpy as np
+
+    model = tiny(family)
+    reference = model.sample(torch.tensor([3, 1]), generator=gen(7))
+    for labels in ([3, 1], (3, 1), np.array([3, 1]), np.array([3, 1], dtype=np.int32), torch.tensor([3, 1], dtype=torch.int32)):
+        assert torch.equal(model.sample(labels, generator=7), reference), labels
+    one = model.sample(torch.tensor([4]), generator=gen(2))
+    for label in (4, np.int64(4), torch.tensor(4), np.array(4)):
+        out = model.sample(label, generator=2)
+        assert out.shape == (1, *model.image_shape) and torch.equal(out, one), label  # one label -> one image
+    assert model.sample([], generator=0).shape == (0, *model.image_shape)
+
+
+@pytest.mark.parametrize(
+    "labels, error, words",
+    [
+        (1.0, TypeError, "labels must be an int, got float 1.0"),
+        (True, TypeError, "labels must be an int, got bool True"),
+        ([0, 1.5], TypeError, "got 1.5 in list"),
+        ("3", TypeError, "labels must be an int, got str '3'"),
+        (torch.zeros(2, 10), TypeError, "integer dtype"),
+        ([[0], [1]], TypeError, "got [0] in list"),
+        ([0, 10], ValueError, r"labels must lie in [0, 10), got values in [0, 10]"),
+        (-1, ValueError, r"got values in [-1, -1]"),
+    ],
+)
+def test_sample_refuses_bad_labels_naming_the_value(labels, error, words):
+    with pytest.raises(error) as info:
+        tiny("cdcgan").sample(labels, generator=0)
+    assert words in str(info.value)
+
+
+def test_sample_refuses_bad_generators():
+    with pytest.raises(TypeError, match="generator must be a torch.Generator, an int seed or None, got float"):
+        tiny("cdcvae").sample([0], generator=0.5)
+
+
+def test_check_sampler_and_model_device_live_beside_the_protocol():
+    from learnedaug.mixing import pool
+    from learnedaug.models.base import check_sampler, model_device
+
+    assert pool.check_sampler is check_sampler and pool.model_device is model_device  # re-exported for old imports
+    model = tiny("classvae")
+    check_sampler(model)
+    assert model_device(model) == torch.device("cpu") and model_device(object()) == torch.device("cpu")
+    with pytest.raises(TypeError, match=r"generator must follow the sampler contract .* got Linear"):
+        check_sampler(torch.nn.Linear(2, 2), "generator")
