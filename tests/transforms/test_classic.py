@@ -259,3 +259,13 @@ def test_bad_images_are_refused(cls):
 
 def test_torchvision_interpolation_mode_is_accepted():
     assert RandomRotation(interpolation=TF.InterpolationMode.NEAREST).interpolation == "nearest"
+
+
+@pytest.mark.parametrize("cls", [RandomRotation, RandomGaussianBlur, RotBlur, ShiftRotate])
+def test_ddp_ranks_seeded_alike_draw_different_parameters(monkeypatch, cls):
+    x = torch.rand(6, 1, 9, 9, generator=torch.Generator().manual_seed(0))
+    rank0 = cls(generator=3)(x)
+    assert torch.equal(rank0, cls(generator=torch.Generator().manual_seed(3))(x))  # rank 0: the seed's own stream
+    monkeypatch.setenv("RANK", "1")
+    rank1 = cls(generator=3)(x)
+    assert torch.equal(rank1, cls(generator=3)(x)) and not torch.equal(rank0, rank1)
