@@ -88,6 +88,14 @@ def _fill(value: Any) -> Number | tuple[Number, ...]:
     raise TypeError(f"fill must be a number or a sequence of numbers (one per channel), got {value!r}")
 
 
+def _center(value: Any) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Sequence) or len(value) != 2 or not all(_is_number(v) for v in value):
+        raise TypeError(f"center must be None or an (x, y) pair of finite numbers (pixels), got {value!r}")
+    return float(value[0]), float(value[1])
+
+
 def _kernel_size(value: Any) -> int | tuple[int, int] | None:
     if value is None:
         return None
@@ -193,7 +201,7 @@ class _GeometricTransform(_PerSampleTransform):
 
 
 class RandomRotation(_GeometricTransform):
-    """ROT: rotate each image about its centre by an angle drawn uniformly in ``degrees``.
+    """ROT: rotate each image about its centre (or ``center``) by an angle drawn uniformly in ``degrees``.
 
     Args:
         degrees: ``d`` for ``[-d, d]`` or ``(min, max)``, counter-clockwise degrees (ROT in the papers: 25).
@@ -203,6 +211,14 @@ class RandomRotation(_GeometricTransform):
         p: probability that an image is rotated.
         same_on_batch: one angle (and one ``p`` decision) for the whole batch.
         generator: ``torch.Generator``, int seed or ``None``.
+        center: ``(x, y)`` pivot in pixels as torchvision's (top-left corner ``(0, 0)``); None: the image centre.
+
+    Differences from ``torchvision.transforms.v2.RandomRotation``: the default interpolation is bilinear
+    (torchvision's is nearest); ``p`` (default 1.0: every image) and ``same_on_batch`` are extra, and each image
+    of a batch gets its own angle (torchvision draws one per call); ``padding_mode`` is extra. ``expand`` is not
+    offered: it changes the output size with the angle, so images of one batch would no longer stack. With
+    ``interpolation="nearest"`` or bilinear, ``fill=0`` and the same angle and ``center``, the output equals
+    torchvision's ``v2.functional.rotate`` (to float rounding).
     """
 
     def __init__(
@@ -214,18 +230,22 @@ class RandomRotation(_GeometricTransform):
         p: float = 1.0,
         same_on_batch: bool = False,
         generator: GeneratorLike = None,
+        center: Sequence[Number] | None = None,
     ) -> None:
         super().__init__(p=p, same_on_batch=same_on_batch, generator=generator)
         self.degrees = _symmetric_range(degrees, "degrees")
         self.interpolation = F.interpolation_name(interpolation)
         self.fill = _fill(fill)
         self.padding_mode = _padding_mode(padding_mode)
+        self.center = _center(center)
 
     def _draw(self, n: int, device: torch.device) -> dict[str, torch.Tensor]:
         return {"angles": self._uniform(*self.degrees, n, device)}
 
     def _kernel(self, images: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
-        return F.rotate(images, angles, interpolation=self.interpolation, fill=self.fill, padding_mode=self.padding_mode)
+        return F.rotate(
+            images, angles, interpolation=self.interpolation, fill=self.fill, padding_mode=self.padding_mode, center=self.center
+        )
 
 
 class RandomGaussianBlur(_PerSampleTransform):

@@ -173,8 +173,9 @@ def rotate(
     interpolation: str | InterpolationMode = "bilinear",
     fill: FillLike = 0.0,
     padding_mode: str = "constant",
+    center: torch.Tensor | Sequence[Number] | None = None,
 ) -> torch.Tensor:
-    """Rotate each image about its centre by its own angle; output size equals input size.
+    """Rotate each image about its centre (or ``center``) by its own angle; output size equals input size.
 
     Args:
         images: ``(N, C, H, W)`` or ``(C, H, W)``, float or uint8.
@@ -183,6 +184,8 @@ def rotate(
         fill: value(s) for pixels that come from outside the image, in the image's units (255 is white for uint8),
             one number or one per channel; used when ``padding_mode="constant"``.
         padding_mode: ``"constant"`` (``fill``), ``"edge"`` (repeat the border pixel) or ``"reflect"``.
+        center: ``(x, y)`` pivot in pixel coordinates as torchvision's ``center`` (the image's top-left corner is
+            ``(0, 0)``, its centre ``(W / 2, H / 2)``), one pair for all images or ``(N, 2)``; None: the centre.
 
     Returns:
         Same shape, dtype and device as ``images``. Matches torchvision's ``rotate(image, angle, fill=None)`` for
@@ -194,6 +197,13 @@ def rotate(
     cos, sin, zero = torch.cos(angles_t), torch.sin(angles_t), torch.zeros_like(angles_t)
     # Output -> input pixel map about the centre (y down): what lies below the centre turns to its right.
     matrices = torch.stack([cos, -sin, zero, sin, cos, zero], dim=-1).reshape(-1, 2, 3)
+    if center is not None:
+        h, w = batch.shape[-2:]
+        pivot = _per_image(center, batch.shape[0], "center", device=batch.device, dtype=torch.float64, width=2)
+        pivot = pivot - torch.tensor([w / 2, h / 2], device=batch.device, dtype=torch.float64)
+        # About pivot c: input = R^-1 (output - c) + c, i.e. the translation column is c - R^-1 c.
+        shift = pivot - (matrices[..., :2] @ pivot.unsqueeze(-1)).squeeze(-1)
+        matrices = torch.cat([matrices[..., :2], shift.unsqueeze(-1)], dim=-1)
     out = _warp(batch, matrices, interpolation=interpolation, fill=fill, padding_mode=padding_mode)
     return _restore(out, batch, squeeze)
 

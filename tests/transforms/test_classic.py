@@ -48,6 +48,15 @@ def test_random_rotation_matches_torchvision_per_image():
         assert _max_abs(out[i], ref) <= FLOAT_ATOL
 
 
+@pytest.mark.parametrize("center", [(0.0, 0.0), (20.0, 7.5), (31.0, 31.0)])
+def test_random_rotation_center_matches_torchvision_per_image(center):
+    x = _images((4, 3, 32, 32))
+    params, out = _params_and_output(RandomRotation(40, center=center, generator=2), x)
+    for i in range(4):
+        ref = TF.rotate(x[i], float(params["angles"][i]), interpolation=BILINEAR, center=list(center))
+        assert _max_abs(out[i], ref) <= FLOAT_ATOL
+
+
 def test_random_gaussian_blur_matches_torchvision_per_image():
     x = _images((8, 1, 28, 28), dtype=torch.uint8)
     params, out = _params_and_output(RandomGaussianBlur((0.25, 2.25), generator=1), x)
@@ -236,6 +245,8 @@ def test_transform_properties(cls, shape, dtype, seed, p):
         (lambda: RandomRotation(padding_mode="wrap"), ValueError, "padding_mode .*'wrap'"),
         (lambda: RandomRotation(fill="black"), TypeError, "fill must be a number"),
         (lambda: RandomRotation(generator="seed"), TypeError, "generator must be"),
+        (lambda: RandomRotation(center=5), TypeError, r"center must be None or an \(x, y\) pair .* got 5"),
+        (lambda: RandomRotation(center=(1.0, float("inf"))), TypeError, r"center .* got \(1.0, inf\)"),
         (lambda: RandomGaussianBlur(sigma=-1.0), ValueError, "sigma must be > 0, got -1.0"),
         (lambda: RandomGaussianBlur(sigma=(2.0, 1.0)), ValueError, r"sigma must have min <= max, got \(2.0, 1.0\)"),
         (lambda: RandomGaussianBlur(kernel_size=4), ValueError, "kernel_size .* got 4"),
