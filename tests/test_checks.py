@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from learnedaug._checks import check_images, check_int, check_labels, to_float_image, to_uint8_image
+from learnedaug._checks import as_labels, check_images, check_int, check_labels, to_float_image, to_uint8_image
 
 
 def test_accepts_valid_batch():
@@ -79,3 +79,40 @@ def test_to_uint8_rounds_and_clamps():
         to_float_image(torch.zeros(2, dtype=torch.int32))
     with pytest.raises(TypeError, match="int32"):
         to_uint8_image(torch.zeros(2, dtype=torch.int32))
+
+
+@pytest.mark.parametrize(
+    "labels, expected",
+    [
+        (3, [3]),
+        (np.int64(2), [2]),
+        (torch.tensor(4), [4]),
+        (np.array(1), [1]),
+        ([1, 2], [1, 2]),
+        ((0, np.int32(9)), [0, 9]),
+        (np.array([5, 6], dtype=np.int64), [5, 6]),
+        (torch.tensor([7, 8], dtype=torch.int16), [7, 8]),
+        ([], []),
+    ],
+)
+def test_as_labels_accepts_what_users_hold(labels, expected):
+    out = as_labels(labels, 10)
+    assert out.dtype == torch.int64 and out.ndim == 1 and out.tolist() == expected
+
+
+@pytest.mark.parametrize(
+    "labels, error, words",
+    [
+        (True, TypeError, "y must be an int, got bool True"),
+        (1.0, TypeError, "y must be an int, got float 1.0"),
+        ([1, 2.0], TypeError, "y must be class indices (ints), got 2.0 in list [1, 2.0]"),
+        (np.array([0.5]), TypeError, "integer dtype), got dtype torch.float64"),
+        (torch.tensor([True]), TypeError, "got dtype torch.bool"),
+        (torch.zeros(2, 2, dtype=torch.long), ValueError, "y must be one class index per sample, shape (N,), got shape (2, 2)"),
+        ([3, 10], ValueError, "y must lie in [0, 10), got values in [3, 10]"),
+    ],
+)
+def test_as_labels_refusals_name_argument_and_value(labels, error, words):
+    with pytest.raises(error) as info:
+        as_labels(labels, 10, name="y")
+    assert words in str(info.value)

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset, get_worker_info
 
+from .._checks import check_int
 from ..models.base import ConditionalSampler
 from .pool import LabelSpec, SamplePool
 
@@ -25,8 +26,7 @@ def _set_epoch(dataset: Any, epoch: int) -> None:
 
 
 def _check_epoch(epoch: int) -> None:
-    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-        raise ValueError(f"epoch must be an int >= 0, got {epoch!r}")
+    check_int(epoch, "epoch", min=0)
 
 
 def _index(index: int, length: int, owner: str) -> int:
@@ -75,10 +75,8 @@ class SyntheticDataset(Dataset):
             if size is None:
                 raise ValueError("size is required when source is a model")
             self.pool = SamplePool(source, size if pool_size is None else pool_size, labels, batch_size=batch_size, seed=seed)
-        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= len(self.pool):
-            raise ValueError(f"size must be an int in [1, {len(self.pool)}] (the pool size), got {size!r}")
-        self.size = size
-        self.pages = len(self.pool) // size
+        self.size = check_int(size, "size", max=len(self.pool))  # at most the pool size
+        self.pages = len(self.pool) // self.size
         self.transform = transform
         self.transforms = transforms
         self.prefetch = bool(prefetch)

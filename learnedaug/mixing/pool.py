@@ -16,7 +16,7 @@ import torch
 from torchvision.transforms.v2 import functional as TF
 from tqdm.auto import tqdm
 
-from .._checks import check_images, check_labels
+from .._checks import check_images, check_int, check_labels, to_float_image
 from .._random import worker_seed
 from ..models.base import ConditionalSampler, check_sampler, model_device
 
@@ -89,20 +89,15 @@ class SamplePool:
         progress: bool | None = None,
     ) -> None:
         check_sampler(model)
-        for name, value in (("size", size), ("batch_size", batch_size)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise TypeError(f"seed must be an int, got {type(seed).__name__}")
         self.model = model
-        self.size = size
-        self.batch_size = batch_size
-        self.seed = seed
+        self.size = check_int(size, "size")
+        self.batch_size = check_int(batch_size, "batch_size")
+        self.seed = check_int(seed, "seed", min=None)
         self.progress = progress
         self.device = torch.device("cpu") if device is None else torch.device(device)
-        self._plan, self._shuffle = plan_labels(labels, size, model.num_classes)
+        self._plan, self._shuffle = plan_labels(labels, self.size, model.num_classes)
         self.images = self._empty_images()
-        self.labels = torch.empty(size, dtype=torch.long, device=self.device)
+        self.labels = torch.empty(self.size, dtype=torch.long, device=self.device)
         self.epoch: int | None = None
         self._back = (self.images, self.labels)  # replaced by a second buffer on the first refill_async
         self._thread: threading.Thread | None = None
@@ -128,7 +123,7 @@ class SamplePool:
 
     def float_images(self, index: torch.Tensor | slice | int = slice(None)) -> torch.Tensor:
         """Images at ``index`` as float32 in [0, 1]."""
-        return self.images[index].float().div_(255.0)
+        return to_float_image(self.images[index])
 
     def refill(self, epoch: int) -> None:
         """Regenerate the whole pool for ``epoch`` now (waits for a running background refill first)."""
@@ -177,8 +172,7 @@ class SamplePool:
 
     @staticmethod
     def _check_epoch(epoch: int) -> None:
-        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-            raise ValueError(f"epoch must be an int >= 0, got {epoch!r}")
+        check_int(epoch, "epoch", min=0)
 
     def labels_for(self, epoch: int) -> torch.Tensor:
         """The (N,) labels generation ``epoch`` uses (the plan, shuffled with the epoch's seed for balanced/dict)."""

@@ -21,7 +21,7 @@ from torchvision.transforms.v2 import Transform
 from torchvision.transforms.v2 import functional as TF
 from torchvision.transforms.v2._utils import is_pure_tensor
 
-from .._checks import check_images, check_labels
+from .._checks import as_labels, check_images, check_labels
 from .._random import GeneratorLike, WorkerStream, rand
 from ..models.base import Encoder, check_sampler, model_device
 
@@ -45,20 +45,18 @@ def default_labels_getter(sample: Any) -> Any:
 
 
 def _labels_tensor(labels: Any, n: int, num_classes: int, name: str) -> torch.Tensor | None:
-    """int / 0-d / (N,) integer labels -> (N,) int64 (validated); None stays None."""
+    """An int (numpy ints too), a list of ints, a 0-d or (N,) integer tensor/array -> (N,) int64 (validated);
+    None stays None."""
     if labels is None:
         return None
-    if isinstance(labels, bool) or not isinstance(labels, (int, torch.Tensor)):
-        raise TypeError(f"{name}: labels must be an int or an integer tensor, got {type(labels).__name__}")
-    t = torch.as_tensor(labels)
-    if t.ndim == 2:
+    if getattr(labels, "ndim", 0) == 2:
         raise ValueError(
-            f"{name}: got 2-D (one-hot or soft) labels of shape {tuple(t.shape)}; apply it before MixUp/CutMix, "
+            f"{name}: got 2-D (one-hot or soft) labels of shape {tuple(labels.shape)}; apply it before MixUp/CutMix, "
             "on class-index labels"
         )
-    t = t.reshape(-1) if t.ndim == 0 else t
+    t = as_labels(labels, num_classes, name=f"{name} labels")
     check_labels(t, num_classes, name=f"{name} labels", n=n)
-    return t.long()
+    return t
 
 
 class _ModelTransform(Transform):

@@ -64,9 +64,15 @@ def test_bad_arguments(fake):
         SamplePool(fake, 0)
     with pytest.raises(ValueError, match="batch_size"):
         SamplePool(fake, 3, batch_size=0)
+    with pytest.raises(TypeError, match="size must be an int, got float 2.5"):
+        SamplePool(fake, 2.5)
+    with pytest.raises(TypeError, match="seed must be an int, got str '0'"):
+        SamplePool(fake, 3, seed="0")
     pool = SamplePool(fake, 3)
-    with pytest.raises(ValueError, match="epoch"):
+    with pytest.raises(ValueError, match=r"epoch must be an int in \[0, inf\], got -1"):
         pool.refill(-1)
+    with pytest.raises(TypeError, match="epoch must be an int, got bool True"):
+        pool.refill(True)
 
 
 def test_out_of_range_samples_are_refused(fake):

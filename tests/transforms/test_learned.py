@@ -124,6 +124,26 @@ def test_refusals():
         LearnedVariation(model)(tv_tensors.Image(x), tv_tensors.Mask(torch.zeros(5, 6, 6)), y)
 
 
+def test_labels_as_users_hold_them():
+    """npz-backed datasets give numpy int64 labels; plain lists and ints are accepted too; floats are refused."""
+    import numpy as np
+
+    model = FakeVAE()
+    x, y = data()
+    ref = LearnedVariation(model, scale=0.0)(x, y)[0]
+    for labels in (y.numpy(), y.tolist(), y.to(torch.int32)):
+        out, back = LearnedVariation(model, scale=0.0)(x, labels)
+        assert torch.equal(out, ref)
+        assert back == labels if isinstance(labels, list) else back is labels  # labels pass through untouched
+    one = LearnedVariation(model, scale=0.0)(x[0], int(y[0]))[0]
+    for label in (np.int64(y[0]), torch.tensor(int(y[0]))):
+        assert torch.equal(LearnedVariation(model, scale=0.0)(x[0], label)[0], one)
+    with pytest.raises(TypeError, match=r"LearnedVariation labels must be an int, got float 1.0"):
+        LearnedVariation(model)(x[0], 1.0)
+    with pytest.raises(TypeError, match="integer dtype"):
+        LearnedVariation(model)(x, y.float().numpy())
+
+
 @given(n=st.integers(1, 6), uint8=st.booleans(), batched=st.booleans(), p=st.sampled_from([0.0, 0.5, 1.0]),
        seed=st.integers(0, 2**31))
 def test_properties(n, uint8, batched, p, seed):
