@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -14,6 +14,7 @@ from torchvision.transforms.v2 import functional as TF
 from .._checks import check_images, check_labels
 from .._random import GeneratorLike, WorkerStream, rand, randint
 from ..models.base import ConditionalSampler, check_sampler, model_device
+from ..transforms.learned import labels_key
 
 MODES = ("append", "replace")
 LABEL_MODES = ("batch", "balanced")
@@ -66,8 +67,13 @@ class BatchMixer(Transform):
         self.synthetic_transform = transform
         self._stream = WorkerStream(generator)
 
-    def forward(self, *inputs: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        """``mixer(x, y)`` or ``mixer((x, y))``: anything else raises TypeError (the labels are required)."""
+    def forward(self, *inputs: Any) -> Any:
+        """``mixer(x, y)``, ``mixer((x, y))`` or, like v2.CutMix, ``mixer({"image": x, "labels": y, ...})`` (the
+        image is the ``tv_tensors.Image`` value, else the first other tensor; the labels as
+        :func:`~learnedaug.transforms.learned.labels_key` finds them; other entries pass through, and
+        ``mode="append"`` refuses other tensors, which would no longer line up). Without labels: TypeError."""
+        if len(inputs) == 1 and isinstance(inputs[0], Mapping):
+            return self._mix_dict(inputs[0])
         pair = inputs[0] if len(inputs) == 1 and isinstance(inputs[0], (tuple, list)) else inputs
         if len(pair) != 2:
             got = ", ".join(type(v).__name__ for v in pair)
@@ -76,6 +82,22 @@ class BatchMixer(Transform):
                 f"or (N, K) labels; got {len(pair)} input(s): ({got})"
             )
         return self.mix(*pair)
+
+    def _mix_dict(self, sample: Mapping[str, Any]) -> dict[str, Any]:
+        label_key = labels_key(sample)
+        tensors = [k for k, v in sample.items() if isinstance(v, torch.Tensor) and k != label_key]
+        image_key = next((k for k in tensors if isinstance(sample[k], tv_tensors.Image)), tensors[0] if tensors else None)
+        if label_key is None or image_key is None:
+            raise TypeError(
+                f"BatchMixer needs (images, labels): a dict sample must hold an image tensor and a 'labels' key, "
+                f"got keys {list(sample)}"
+            )
+        others = [k for k in tensors if k != image_key]
+        if others and self.mode == "append":
+            raise ValueError(f"BatchMixer(mode='append') grows the batch, so the other tensors {others} would not line up")
+        out = dict(sample)
+        out[image_key], out[label_key] = self.mix(sample[image_key], sample[label_key])
+        return out
 
     @property
     def generator(self) -> torch.Generator | None:

@@ -38,10 +38,15 @@ def default_labels_getter(sample: Any) -> Any:
         if not isinstance(sample, collections.abc.Mapping):
             return sample
     if isinstance(sample, collections.abc.Mapping):
-        keys = [k for k in sample if isinstance(k, str)]
-        key = next((k for k in keys if k.lower() == "labels"), None) or next((k for k in keys if "label" in k.lower()), None)
+        key = labels_key(sample)
         return None if key is None else sample[key]
     return None  # a lone image: no label
+
+
+def labels_key(sample: collections.abc.Mapping) -> str | None:
+    """The labels' key of a dict sample: ``"labels"`` (any case), else the first key containing ``"label"``."""
+    keys = [k for k in sample if isinstance(k, str)]
+    return next((k for k in keys if k.lower() == "labels"), None) or next((k for k in keys if "label" in k.lower()), None)
 
 
 def _labels_tensor(labels: Any, n: int, num_classes: int, name: str) -> torch.Tensor | None:

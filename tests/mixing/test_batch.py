@@ -47,6 +47,24 @@ def test_uint8_and_tv_tensor_batches(fake):
     assert torch.equal(out_x[10:].as_subclass(torch.Tensor), TF.to_dtype(ref[10:], torch.uint8, scale=True))
 
 
+def test_dict_samples_like_cutmix(fake):
+    x, y = batch()
+    ref_x, ref_y = BatchMixer(fake, 0.5, generator=0)(x, y)
+    ref_r = BatchMixer(fake, 0.5, "replace", generator=0)(x, y)
+    reference = v2.CutMix(num_classes=4)({"image": tv_tensors.Image(x), "labels": y})  # the shape torchvision accepts
+    assert set(reference) == {"image", "labels"}
+    out = BatchMixer(fake, 0.5, generator=0)({"image": tv_tensors.Image(x), "labels": y, "name": "batch 0"})
+    assert isinstance(out["image"], tv_tensors.Image) and out["name"] == "batch 0"
+    assert torch.equal(out["image"].as_subclass(torch.Tensor), ref_x) and torch.equal(out["labels"], ref_y)
+    ids = torch.arange(10)
+    out = BatchMixer(fake, 0.5, "replace", generator=0)({"x": x, "Labels": y, "ids": ids})
+    assert torch.equal(out["x"], ref_r[0]) and torch.equal(out["Labels"], ref_r[1]) and out["ids"] is ids
+    with pytest.raises(ValueError, match=r"other tensors \['ids'\] would not line up"):
+        BatchMixer(fake, 0.5)({"x": x, "labels": y, "ids": ids})
+    with pytest.raises(TypeError, match=r"BatchMixer needs \(images, labels\).*keys \['image'\]"):
+        BatchMixer(fake, 0.5)({"image": x})
+
+
 def test_transform_applies_to_synthetic_part_only(fake):
     x, y = batch()
     norm = v2.Normalize([0.5], [0.25])
