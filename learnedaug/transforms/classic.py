@@ -216,9 +216,9 @@ class RandomRotation(_GeometricTransform):
     Differences from ``torchvision.transforms.v2.RandomRotation``: the default interpolation is bilinear
     (torchvision's is nearest); ``p`` (default 1.0: every image) and ``same_on_batch`` are extra, and each image
     of a batch gets its own angle (torchvision draws one per call); ``padding_mode`` is extra. ``expand`` is not
-    offered: it changes the output size with the angle, so images of one batch would no longer stack. With
-    ``interpolation="nearest"`` or bilinear, ``fill=0`` and the same angle and ``center``, the output equals
-    torchvision's ``v2.functional.rotate`` (to float rounding).
+    offered: it changes the output size with the angle, so images of one batch would no longer stack. With the
+    same angle, ``center`` and ``fill=0`` the output equals torchvision's ``v2.functional.rotate`` (bilinear: to
+    float rounding; nearest: except at exact ties between two pixels). See docs/transforms.md.
     """
 
     def __init__(
