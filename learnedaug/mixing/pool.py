@@ -16,7 +16,7 @@ import torch
 from torchvision.transforms.v2 import functional as TF
 from tqdm.auto import tqdm
 
-from .._checks import check_images, check_int, check_labels, to_float_image
+from .._checks import as_labels, check_images, check_int, check_labels, to_float_image
 from .._random import worker_seed
 from ..models.base import ConditionalSampler, check_sampler, model_device
 
@@ -33,7 +33,8 @@ def plan_labels(labels: LabelSpec, size: int, num_classes: int) -> tuple[torch.T
     """Resolve a label spec to ``(labels (size,) int64, shuffle)``.
 
     ``"balanced"``: ``size // K`` per class, the first ``size % K`` classes one more. A dict ``{class: count}``:
-    per-class counts summing to ``size``. A sequence/tensor: the labels themselves (length ``size``, order kept).
+    per-class counts summing to ``size``. A list, tensor or numpy array: the labels themselves (length ``size``,
+    order kept; float labels are refused, not truncated).
     The first two are shuffled at every refill so any slice of the pool is class-mixed.
     """
     if isinstance(labels, str):
@@ -53,7 +54,7 @@ def plan_labels(labels: LabelSpec, size: int, num_classes: int) -> tuple[torch.T
             raise ValueError(f"labels dict counts sum to {sum(labels.values())} but size is {size}")
         counts = torch.tensor([labels.get(c, 0) for c in range(num_classes)], dtype=torch.long)
         return torch.repeat_interleave(torch.arange(num_classes), counts), True
-    t = labels if isinstance(labels, torch.Tensor) else torch.as_tensor(list(labels), dtype=torch.long)
+    t = as_labels(labels, num_classes)
     check_labels(t, num_classes, name="labels", n=size)
     return t.detach().to("cpu", torch.long).clone(), False
 

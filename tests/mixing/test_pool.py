@@ -1,5 +1,6 @@
 import threading
 
+import numpy as np
 import pytest
 import torch
 from torchvision.transforms.v2 import functional as TF
@@ -46,6 +47,9 @@ def test_label_specs(fake):
     assert SamplePool(fake, 5, given).labels.tolist() == given  # explicit labels keep their order
     balanced, shuffle = plan_labels("balanced", 8, 4)
     assert shuffle and sorted(balanced.tolist()) == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert plan_labels(np.array(given), 5, 4)[0].tolist() == given  # npz-backed labels
+    with pytest.raises(TypeError, match="integer dtype"):
+        plan_labels(np.array([0.5, 1.7, 2.2]), 3, 4)  # refused, never truncated to [0, 1, 2]
 
 
 @pytest.mark.parametrize(

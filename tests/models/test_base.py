@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given
@@ -194,8 +195,6 @@ def test_loading_into_the_wrong_class_is_refused(tmp_path):
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_sample_accepts_int_seed_lists_ints_and_numpy(family):
-    import numpy as np
-
     model = tiny(family)
     reference = model.sample(torch.tensor([3, 1]), generator=gen(7))
     for labels in ([3, 1], (3, 1), np.array([3, 1]), np.array([3, 1], dtype=np.int32), torch.tensor([3, 1], dtype=torch.int32)):

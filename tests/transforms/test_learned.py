@@ -1,3 +1,4 @@
+import numpy as np
 import PIL.Image
 import pytest
 import torch
@@ -126,8 +127,6 @@ def test_refusals():
 
 def test_labels_as_users_hold_them():
     """npz-backed datasets give numpy int64 labels; plain lists and ints are accepted too; floats are refused."""
-    import numpy as np
-
     model = FakeVAE()
     x, y = data()
     ref = LearnedVariation(model, scale=0.0)(x, y)[0]
