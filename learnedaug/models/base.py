@@ -69,6 +69,20 @@ def _with_sample_inputs(sample: Callable[..., torch.Tensor]) -> Callable[..., to
     return wrapper
 
 
+def _with_vary_inputs(vary: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    """Wrap a subclass's ``vary`` like ``sample``: labels (or None) as (N,) int64, an int seed as a Generator."""
+
+    @functools.wraps(vary)
+    def wrapper(self: "GenerativeModel", images: torch.Tensor, labels: Any, **kwargs: Any) -> torch.Tensor:
+        if "generator" in kwargs:
+            kwargs["generator"] = as_generator(kwargs["generator"], device=self.device)
+        labels = None if labels is None else as_labels(labels, self.num_classes)
+        return vary(self, images, labels, **kwargs)
+
+    wrapper._sample_inputs = True  # type: ignore[attr-defined]
+    return wrapper
+
+
 @runtime_checkable
 class Encoder(Protocol):
     """Models that can vary a given image (the VAEs)."""
@@ -120,8 +134,9 @@ class GenerativeModel(nn.Module):
     """Base class of the four generator families: config handling, device, save/load.
 
     Subclasses set ``family`` and ``config_class`` and implement :meth:`sample` (and ``vary`` for VAEs).
-    Every subclass's ``sample`` is wrapped so that callers may pass what they hold (see :meth:`sample`) while
-    the implementation always receives (N,) int64 labels and a ``torch.Generator`` or None.
+    Every subclass's ``sample`` (and ``vary``) is wrapped so that callers may pass what they hold (see
+    :meth:`sample`) while the implementation always receives (N,) int64 labels (``vary``: or None) and a
+    ``torch.Generator`` or None.
     ``training_only_prefixes`` names state-dict prefixes (e.g. a GAN's discriminator) that sampling
     does not need; ``save_pretrained(..., inference_only=True)`` leaves them out.
     """
@@ -132,9 +147,10 @@ class GenerativeModel(nn.Module):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        own = cls.__dict__.get("sample")
-        if callable(own) and not getattr(own, "_sample_inputs", False):
-            cls.sample = _with_sample_inputs(own)
+        for name, wrap in (("sample", _with_sample_inputs), ("vary", _with_vary_inputs)):
+            own = cls.__dict__.get(name)
+            if callable(own) and not getattr(own, "_sample_inputs", False):
+                setattr(cls, name, wrap(own))
         if "family" in cls.__dict__:
             _FAMILIES[cls.family] = cls
 

@@ -240,3 +240,14 @@ def test_check_sampler_and_model_device_live_beside_the_protocol():
     assert model_device(model) == torch.device("cpu") and model_device(object()) == torch.device("cpu")
     with pytest.raises(TypeError, match=r"generator must follow the sampler contract .* got Linear"):
         check_sampler(torch.nn.Linear(2, 2), "generator")
+
+
+@pytest.mark.parametrize("family", VAES)
+def test_vary_accepts_the_same_inputs_as_sample(family):
+    model = tiny(family)
+    x = model.sample([1, 2], generator=0)
+    reference = model.vary(x, torch.tensor([1, 2]), scale=1.0, generator=gen(4))
+    assert torch.equal(model.vary(x, np.array([1, 2]), scale=1.0, generator=4), reference)
+    assert torch.equal(model.vary(x, labels=[1, 2], generator=4), reference)
+    with pytest.raises(TypeError, match=r"labels must be class indices \(ints\), got 1.0"):
+        model.vary(x, [1.0, 2.0])
