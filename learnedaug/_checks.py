@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import operator
+import reprlib
 
+import numpy as np
 import torch
 
 FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
@@ -105,10 +107,13 @@ def as_labels(labels: object, num_classes: int, *, name: str = "labels") -> torc
     if isinstance(value, (list, tuple)):
         bad = [v for v in value if isinstance(v, bool) or not hasattr(v, "__index__")]
         if bad:
-            raise TypeError(f"{name} must be class indices (ints), got {bad[0]!r} in {type(value).__name__} {value!r}")
+            raise TypeError(f"{name} must be class indices (ints), got {bad[0]!r} in {type(value).__name__} {reprlib.repr(value)}")
         value = torch.tensor([operator.index(v) for v in value], dtype=torch.long)
-    elif type(value).__module__ == "numpy":
-        value = torch.as_tensor(value.__array__() if hasattr(value, "__array__") else value)
+    elif isinstance(value, (np.ndarray, np.generic)):
+        array = np.asarray(value)
+        if array.dtype.kind not in "iu":
+            raise TypeError(f"{name} must be class indices (an integer dtype), got numpy dtype {array.dtype}: {labels!r}")
+        value = torch.as_tensor(array.astype(np.int64))
     elif not isinstance(value, torch.Tensor):
         check_int(value, name, min=None)  # TypeError for bool, float, str, None ...
         value = torch.tensor([operator.index(value)], dtype=torch.long)
