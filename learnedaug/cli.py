@@ -7,7 +7,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import urllib.error
+
+from ._version import __version__
+
+DEBUG_ENV = "LEARNEDAUG_DEBUG"
+# The library's user-facing failures: bad arguments, missing files, unknown names, failed downloads, bad checkpoints.
+USER_ERRORS = (ValueError, TypeError, FileNotFoundError, KeyError, OSError, urllib.error.URLError, RuntimeError)
 
 COMMANDS = {
     "train": ("learnedaug.train.cli", "train a generator (cdcvae, cdcgan, classvae, dvae) on labelled images"),
@@ -22,6 +30,9 @@ COMMANDS = {
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; only ``command``'s module is imported (so ``learnedaug train`` never loads the FID network)."""
     parser = argparse.ArgumentParser(prog="learnedaug", description="Learned data augmentation for PyTorch.")
+    parser.add_argument("--version", action="version", version=f"learnedaug {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help=f"show the full traceback on errors (or set {DEBUG_ENV}=1)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -32,11 +43,37 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _message(err: BaseException) -> str:
+    """One line for ``err``: KeyError's repr quotes are dropped, URLError shows its reason."""
+    if isinstance(err, KeyError) and len(err.args) == 1:
+        text = str(err.args[0])
+    elif isinstance(err, urllib.error.URLError) and not isinstance(err, urllib.error.HTTPError):
+        text = f"download failed: {err.reason}"
+    else:
+        text = str(err) or type(err).__name__
+    return " ".join(text.split())
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    """Run ``learnedaug COMMAND ...``; a user error is one line ``learnedaug COMMAND: error: ...`` on stderr, exit 1.
+
+    ``--debug`` or ``LEARNEDAUG_DEBUG=1`` re-raises with the traceback; Ctrl-C exits 130 quietly.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
     command = next((a for a in argv if not a.startswith("-")), None)
-    args = build_parser(command).parse_args(argv)
-    return int(args._run(args) or 0)
+    debug = "--debug" in argv or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    try:
+        args = build_parser(command if command in COMMANDS else None).parse_args(argv)
+        return int(args._run(args) or 0)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        return 130
+    except USER_ERRORS as err:
+        if debug:
+            raise
+        print(f"learnedaug {command}: error: {_message(err)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -68,8 +68,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             extractor = InceptionExtractor(args.inception_weights, device=args.device, progress=not args.quiet)
         except OSError as e:  # download failed, offline mode, missing or mismatching weights file
-            print(f"learnedaug fid: error: cannot get the FID Inception weights: {e}", file=sys.stderr)
-            return 1
+            raise OSError(f"cannot get the FID Inception weights: {e} (on the command line: --inception-weights "
+                          f"PATH, or --features domain which needs no download)") from e
     common = dict(n=args.n, batch_size=args.batch_size, seed=args.seed, progress=not args.quiet,
                   cache_dir=False if cache_dir is None else cache_dir)
     sa = compute_statistics(args.a, extractor, **common)

@@ -269,6 +269,21 @@ def convert_fid_weights(pth: str | os.PathLike, out: str | os.PathLike) -> Path:
     return out
 
 
+def hub_checkpoint_path() -> Path:
+    """Where pytorch-fid caches the same weights file: ``torch.hub.get_dir()/checkpoints/<file name>``."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / FID_WEIGHTS_URL.rsplit("/", 1)[-1]
+
+
+def hub_cached_weights(sha256: str | None = FID_WEIGHTS_SHA256) -> Path | None:
+    """pytorch-fid's cached copy if present (checked against ``sha256``: ChecksumError on mismatch), else None."""
+    path = hub_checkpoint_path()
+    if not path.is_file():
+        return None
+    from ..zoo.download import verify_file
+
+    return verify_file(path, sha256)
+
+
 def fid_inception_v3(
     weights: str | os.PathLike | None = None,
     *,
@@ -282,8 +297,16 @@ def fid_inception_v3(
     hash-checked download cache (``sha256`` is the expected digest; None skips the check).
     """
     if weights is None:
+        weights = hub_cached_weights(sha256)
+    if weights is None:
         from ..zoo import download_file  # lazy: the zoo is only needed when downloading
 
-        weights = download_file(FID_WEIGHTS_URL, sha256=sha256, progress=progress)
+        try:
+            weights = download_file(FID_WEIGHTS_URL, sha256=sha256, progress=progress)
+        except OSError as e:
+            raise OSError(
+                f"{e}; offline? pass weights=PATH to a copy of {FID_WEIGHTS_URL.rsplit('/', 1)[-1]}, put that file in "
+                f"{hub_checkpoint_path().parent} (pytorch-fid's cache), or set LEARNEDAUG_MIRROR to a server holding it"
+            ) from e
     model = FIDInceptionV3().load_reference(read_fid_weights(weights))
     return model.to(device) if device is not None else model

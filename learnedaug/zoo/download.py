@@ -20,7 +20,7 @@ from pathlib import Path
 from filelock import FileLock
 from tqdm.auto import tqdm
 
-from .. import __version__
+from .._version import __version__
 from .._io import atomic_path
 
 _CHUNK = 1 << 20
