@@ -339,5 +339,10 @@ def test_cli_reports_missing_inception_weights(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("LEARNEDAUG_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("LEARNEDAUG_OFFLINE", "1")
     np.savez(tmp_path / "a.npz", x=np.zeros((4, 8, 8), np.uint8))
-    code, out = _run_cli([str(tmp_path / "a.npz"), str(tmp_path / "a.npz"), "--quiet", "--device", "cpu"], capsys)
-    assert code == 1 and "pt_inception-2015-12-05-6726825d.pth" in out.err and "OFFLINE" in out.err
+    from learnedaug.cli import main
+
+    code = main(["fid", str(tmp_path / "a.npz"), str(tmp_path / "a.npz"), "--quiet", "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 1 and len(err.strip().splitlines()) == 1 and err.startswith("learnedaug fid: error:")
+    assert "pt_inception-2015-12-05-6726825d.pth" in err and "OFFLINE" in err
+    assert "--features domain" in err and "--inception-weights" in err
