@@ -17,12 +17,16 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from learnedaug._random import GeneratorLike, as_generator
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
 
 MNIST_CLASSES = [str(i) for i in range(10)]
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -33,7 +37,9 @@ DATA_ENV = "LEARNEDAUG_DATA"
 DEFAULT_FRACTIONS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 # seed 001: total training sizes 50 .. 1000 (5 .. 100 images per class).
 DEFAULT_SIZES = (50, 100, 250, 500, 1000)
+# The image files every folder reader of learnedaug accepts (ImageFolder trees here, FID image folders).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
+GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
 
 
 @dataclass(eq=False, repr=False)
@@ -206,12 +212,28 @@ def _split_files(directory: Path, split: str) -> list[Path]:
     return [p for _, p in parts]
 
 
+def read_image(path: str | os.PathLike) -> PILImage:
+    """Decode one image file as PIL mode ``"L"`` (grayscale modes 1, L, LA, I, I;16, F, or a palette of grays, as a
+    grayscale GIF has) or ``"RGB"`` (all others; the first frame of an animation). Alpha is dropped; uint8 values."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return im.convert("L") if im.mode in GRAY_MODES or _gray_palette(im) else im.convert("RGB")
+
+
+def _gray_palette(im: PILImage) -> bool:
+    """True for a palette image whose every palette entry is a gray (r == g == b)."""
+    if im.mode not in ("P", "PA"):
+        return False
+    rgb = np.asarray(im.getpalette("RGB") or [0, 0, 1], dtype=np.int64).reshape(-1, 3)
+    return bool((rgb == rgb[:, :1]).all())
+
+
 def load_image_folder(root: str | os.PathLike) -> ImageSet:
     """Read an ImageFolder tree ``root/<class>/<image>`` (classes sorted by name, like torchvision's ImageFolder).
 
     All images must share one size. Grayscale trees stay 1 channel; if any image has colour, all become RGB.
     """
-    from PIL import Image
     from torchvision.datasets.folder import find_classes, make_dataset
 
     root = Path(root)
@@ -224,8 +246,7 @@ def load_image_folder(root: str | os.PathLike) -> ImageSet:
         raise FileNotFoundError(f"{root}: not an image folder (expected root/<class>/<image>): {err}") from err
     pictures, labels = [], []
     for file, label in samples:
-        with Image.open(file) as im:
-            pictures.append(im.convert("L") if im.mode in ("1", "L", "I", "I;16", "F") else im.convert("RGB"))
+        pictures.append(read_image(file))
         labels.append(label)
     sizes = {im.size for im in pictures}
     if len(sizes) > 1:
@@ -245,8 +266,9 @@ def _load_torchvision(name: str, split: str, root: Path, download: bool) -> Imag
         ds = cls(str(root), train=split == "train", download=download)
     except RuntimeError as err:
         raise FileNotFoundError(
-            f"{name} {split} not found under root={root} (looked for {root / name / (split + '.npz')} and a torchvision "
-            f"{cls.__name__} root); pass download=True, set {DATA_ENV} to an npz directory, or fix root ({err})"
+            f"{name} {split} not found under {root} (root= in Python, --data-root on the command line; looked for "
+            f"{root / name / (split + '.npz')} and a torchvision {cls.__name__} root): point it or {DATA_ENV} at an "
+            f"npz directory, or pass download=True in Python ({err})"
         ) from err
     x = ds.data if isinstance(ds.data, torch.Tensor) else torch.from_numpy(ds.data)
     y = ds.targets if isinstance(ds.targets, torch.Tensor) else torch.as_tensor(ds.targets)
@@ -273,8 +295,9 @@ def load_dataset(name_or_path: str | os.PathLike, split: str = "train", root: st
         if root is None:
             if DATA_ENV not in os.environ:
                 raise FileNotFoundError(
-                    f"no location for {key}: pass root= (an npz directory like shared/data, or a torchvision root "
-                    f"with download=True) or set the environment variable {DATA_ENV}"
+                    f"no location for {key}: pass root= in Python or --data-root on the command line (an npz "
+                    f"directory like shared/data, or a torchvision root with download=True), or set the environment "
+                    f"variable {DATA_ENV}"
                 )
             root = os.environ[DATA_ENV]
         root = Path(root)
@@ -443,7 +466,7 @@ def stratified_split(labels, val_fraction: float = 0.15, seed: GeneratorLike = 0
 
 
 __all__ = [
-    "CIFAR10_CLASSES", "DEFAULT_FRACTIONS", "DEFAULT_SIZES", "ImageSet", "MNIST_CLASSES", "balanced_subset",
+    "CIFAR10_CLASSES", "DEFAULT_FRACTIONS", "DEFAULT_SIZES", "IMAGE_SUFFIXES", "ImageSet", "MNIST_CLASSES", "balanced_subset",
     "from_arrays", "load_dataset", "load_demo_digits", "load_image_folder", "load_npz",
-    "nested_subsets", "stratified_split",
+    "nested_subsets", "read_image", "stratified_split",
 ]

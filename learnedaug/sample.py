@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -12,15 +13,13 @@ from ._io import atomic_path
 from ._random import as_generator
 from .models.base import GenerativeModel
 from .train.plots import save_sample_grid
+from .zoo import load
 
 
 def load_model(spec: str, *, device: str | torch.device | None = None) -> GenerativeModel:
-    """A saved model directory (``config.json`` + ``model.safetensors``) or a zoo name."""
-    if Path(spec).is_dir():
-        return GenerativeModel.from_pretrained(spec, device=device)
-    from . import zoo
-
-    return zoo.load(spec, device=device)
+    """Deprecated alias of :func:`learnedaug.zoo.load` (a model directory or a zoo name)."""
+    warnings.warn("learnedaug.sample.load_model is deprecated; use learnedaug.zoo.load", DeprecationWarning, stacklevel=2)
+    return load(spec, device=device)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -37,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix not in (".png", ".npz"):
         raise SystemExit(f"--out must end in .png or .npz, got {out}")
-    model = load_model(args.model, device=args.device)
+    model = load(args.model, device=args.device)
     generator = as_generator(args.seed, device=args.device)
     if out.suffix == ".png":
         save_sample_grid(model, out, per_class=args.n, generator=generator)

@@ -23,6 +23,7 @@ from learnedaug.data import (
     load_image_folder,
     load_npz,
     nested_subsets,
+    read_image,
     stratified_split,
 )
 
@@ -144,8 +145,9 @@ def test_load_dataset_named_from_env_and_errors(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="split"):
         load_dataset("mnist", split="val")
     monkeypatch.delenv("LEARNEDAUG_DATA")
-    with pytest.raises(FileNotFoundError, match="LEARNEDAUG_DATA"):
+    with pytest.raises(FileNotFoundError, match="LEARNEDAUG_DATA") as info:
         load_dataset("cifar10")
+    assert "root= in Python" in str(info.value) and "--data-root on the command line" in str(info.value)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_dataset(tmp_path / "missing")
 
@@ -165,8 +167,17 @@ def test_load_dataset_torchvision_mnist_root(tmp_path):
         _write_idx(raw / f"{prefix}-labels-idx1-ubyte", y)
     ds = load_dataset("mnist", split="test", root=tmp_path)
     assert np.array_equal(ds.images[:, 0].numpy(), x) and np.array_equal(ds.labels.numpy(), y)
-    with pytest.raises(FileNotFoundError, match="download=True"):
+    with pytest.raises(FileNotFoundError, match="download=True") as info:
         load_dataset("cifar10", root=tmp_path)
+    assert "--data-root on the command line" in str(info.value)
+
+
+def test_data_errors_name_the_real_cli_option():
+    """The option the errors name is the one `learnedaug train` really has."""
+    from learnedaug.cli import build_parser
+
+    train = build_parser("train")._subparsers._group_actions[0].choices["train"]
+    assert "--data-root" in {s for a in train._actions for s in a.option_strings}
 
 
 def test_image_folder_gray_and_rgb(tmp_path):
@@ -312,3 +323,19 @@ def test_stratified_split_errors():
         stratified_split(torch.tensor([0, 1]), 0.1)
     with pytest.raises(ValueError, match="integer"):
         stratified_split(torch.tensor([0.0, 1.0]))
+
+
+@pytest.mark.parametrize(
+    ("mode", "suffix", "expected"),
+    [("L", ".gif", "L"), ("RGB", ".gif", "RGB"), ("LA", ".png", "L"), ("RGBA", ".png", "RGB"), ("1", ".png", "L"),
+     ("I;16", ".png", "L"), ("CMYK", ".tif", "RGB")],
+)
+def test_read_image_gives_gray_or_rgb(mode, suffix, expected, tmp_path):
+    rng = np.random.default_rng(0)
+    if mode == "RGB":  # a colour GIF: a palette with non-gray entries
+        im = Image.fromarray(rng.integers(0, 256, (6, 5, 3), dtype=np.uint8)).quantize(16)
+    else:
+        im = Image.fromarray(rng.integers(0, 256, (6, 5), dtype=np.uint8)).convert(mode)
+    im.save(tmp_path / f"x{suffix}")
+    out = read_image(tmp_path / f"x{suffix}")
+    assert out.mode == expected and out.size == (5, 6)

@@ -15,9 +15,9 @@ directory, or a zoo name.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import os
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,9 +33,12 @@ from tqdm.auto import tqdm
 from .._checks import check_images, check_labels
 from .._io import atomic_path
 from .._random import as_generator
+from ..data import IMAGE_SUFFIXES, read_image
 from .inception import FIDInceptionV3, fid_inception_v3
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+
+class SetSizeWarning(UserWarning):
+    """A real set holds fewer images than the ``n`` asked for: all are used, so two FID sets may differ in size."""
 
 
 @runtime_checkable
@@ -321,11 +324,8 @@ class FolderSource:
         )
         if not self.files:
             raise ValueError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) found under {self.folder}")
-        from PIL import Image
-
-        with Image.open(self.files[0]) as im:
-            self.mode = "L" if im.mode in ("L", "1", "I", "I;16", "LA") else "RGB"
-            self.size = im.size
+        first = read_image(self.files[0])
+        self.mode, self.size = first.mode, first.size
 
     def __len__(self) -> int:
         return len(self.files)
@@ -344,13 +344,11 @@ class FolderSource:
         return h.hexdigest()
 
     def _read(self, path: Path) -> np.ndarray:
-        from PIL import Image
-
-        with Image.open(path) as im:
-            if im.size != self.size:
-                raise ValueError(f"image {path} is {im.size[0]}x{im.size[1]} but {self.files[0]} is "
-                                 f"{self.size[0]}x{self.size[1]}: all images of a set must share one size")
-            arr = np.asarray(im.convert(self.mode), dtype=np.uint8)
+        im = read_image(path)
+        if im.size != self.size:
+            raise ValueError(f"image {path} is {im.size[0]}x{im.size[1]} but {self.files[0]} is "
+                             f"{self.size[0]}x{self.size[1]}: all images of a set must share one size")
+        arr = np.asarray(im if im.mode == self.mode else im.convert(self.mode), dtype=np.uint8)
         return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
 
     def batches(self, batch_size: int) -> Iterator[torch.Tensor]:
@@ -409,21 +407,6 @@ def load_npz_images(path: str | os.PathLike) -> TensorSource:
     return TensorSource(torch.from_numpy(np.ascontiguousarray(x)), labels)
 
 
-def _load_model(spec: str | os.PathLike):
-    """A saved model directory or a zoo name -> sampler (lazy imports: models and zoo are optional here)."""
-    path = Path(spec)
-    if path.is_dir():
-        importlib.import_module("learnedaug.models")  # registers the model families
-        from ..models.base import GenerativeModel
-
-        return GenerativeModel.from_pretrained(path)
-    try:
-        zoo = importlib.import_module("learnedaug.zoo")
-    except ImportError as e:
-        raise ValueError(f"{spec!r} is not a file or folder, and the model zoo is unavailable ({e})") from e
-    return zoo.load(str(spec))
-
-
 def open_source(
     source,
     *,
@@ -434,7 +417,8 @@ def open_source(
 
     Accepts a tensor (N, C, H, W) in [0, 1] or uint8; a ``.npz`` with ``x``/``y``; an image folder; a sampler; a
     saved model directory (``config.json`` inside) or a zoo name. Real sets larger than ``n`` are subsampled with
-    ``generator`` (seeded, without replacement); samplers draw ``n`` (default 10,000) with balanced labels.
+    ``generator`` (seeded, without replacement); samplers draw ``n`` (default 10,000) with balanced labels. A real
+    set smaller than ``n`` is used whole, with a :class:`SetSizeWarning`. A path that names nothing raises ValueError.
     """
     if n is not None and n < 1:
         raise ValueError(f"n must be a positive number of images, got {n}")
@@ -453,7 +437,9 @@ def open_source(
         elif path.is_file():
             raise ValueError(f"cannot read images from {path}: expected a .npz, an image folder or a model folder")
         else:
-            src = SamplerSource(_load_model(source), n or 10_000, generator)
+            from ..zoo import load  # lazy: the zoo (and the model families) are needed only for models
+
+            src = SamplerSource(load(source), n or 10_000, generator)
     elif all(hasattr(source, a) for a in ("num_classes", "image_shape", "sample")):
         src = SamplerSource(source, n or 10_000, generator)
     else:
@@ -462,6 +448,13 @@ def open_source(
             "a sampler, a saved model folder or a zoo name"
         )
     if n is not None and not isinstance(src, SamplerSource):
+        if len(src) < n:
+            name = os.fspath(source) if isinstance(source, (str, os.PathLike)) else f"the {type(source).__name__} set"
+            warnings.warn(
+                f"{name} has {len(src)} images, fewer than n={n}: all {len(src)} are used, but FID compares "
+                f"equal-size sets (it is biased by the set size), so give both sets the same n",
+                SetSizeWarning, stacklevel=2,
+            )
         src = src.subset(n, generator)
     return src
 

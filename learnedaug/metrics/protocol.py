@@ -386,9 +386,9 @@ def _ingredients(method: str, train: ImageSet, config: BenchConfig, seed: int, s
 
 def _load_model(spec: object, device: str):
     if isinstance(spec, (str, os.PathLike)):
-        from learnedaug.sample import load_model
+        from learnedaug.zoo import load
 
-        return load_model(str(spec), device=device)
+        return load(spec, device=device)
     return spec
 
 

@@ -206,7 +206,15 @@ class GenerativeModel(nn.Module):
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike, *, device: torch.device | str | None = None) -> "GenerativeModel":
-        """Rebuild a saved model exactly (weights cast back to float32). ``cls`` may be the base class."""
+        """Rebuild a saved model directory exactly (weights cast back to float32), or load a zoo name through
+        :func:`learnedaug.zoo.load`. ``cls`` may be the base class; a subclass refuses other families (TypeError)."""
+        if not Path(directory).is_dir():
+            from .. import zoo  # function-local: the zoo imports this module
+
+            model = zoo.load(directory, device=device)
+            if not isinstance(model, cls):
+                raise TypeError(f"zoo model {os.fspath(directory)!r} is a {model.family!r} model, not a {cls.__name__}")
+            return model
         directory = Path(directory)
         family, config = read_config(directory)
         model_cls = family_class(family)

@@ -8,6 +8,7 @@ Environment:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import os
@@ -162,13 +163,21 @@ def download_file(
             f"fetch {source} elsewhere and copy it to {target}"
         )
     target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target) + ".lock"):
-        if target.is_file():  # another process finished it while we waited for the lock
-            return verify_file(target, sha256)
-        with atomic_path(target) as tmp:
-            actual = _stream(source, tmp, progress=progress, timeout=timeout, desc=filename)
-            if sha256 is not None and actual != sha256:
-                raise ChecksumError(f"download of {source} has SHA-256 {actual} but {sha256} is expected; nothing was saved")
+    lock = Path(str(target) + ".lock")
+    with FileLock(str(lock)):
+        try:
+            if target.is_file():  # another process finished it while we waited for the lock
+                return verify_file(target, sha256)
+            with atomic_path(target) as tmp:
+                actual = _stream(source, tmp, progress=progress, timeout=timeout, desc=filename)
+                if sha256 is not None and actual != sha256:
+                    raise ChecksumError(f"download of {source} has SHA-256 {actual} but {sha256} is expected; nothing was saved")
+        finally:
+            # Leave no 0-byte .lock behind. It is unlinked while still held: a waiter then locks the unlinked inode,
+            # which filelock detects (st_nlink == 0) and retries on a fresh file, so two holders never overlap.
+            # Windows cannot unlink an open file (PermissionError): there the file stays, harmlessly.
+            with contextlib.suppress(FileNotFoundError, PermissionError):
+                lock.unlink()
     return target
 
 

@@ -142,19 +142,59 @@ def build_from_card(card: ModelCard, weights: str | os.PathLike, *, device: torc
     return model.to(device) if device is not None else model
 
 
+HF_HUB_PREFIX = "hf-hub:"
+
+
+def resolve(spec: str | os.PathLike) -> Path | ModelCard:
+    """What ``spec`` names, without loading anything: an existing directory (Path) or a zoo card.
+
+    An ``hf-hub:owner/name`` id is reserved (ValueError: not supported yet); a spec that is neither an existing
+    directory nor a zoo name raises ValueError naming it and listing the known zoo names.
+    """
+    if not isinstance(spec, (str, os.PathLike)):
+        raise TypeError(f"spec must be a model directory, a zoo name or an hf-hub: id (str), got {type(spec).__name__}")
+    text = os.fspath(spec)
+    if text.startswith(HF_HUB_PREFIX):
+        raise ValueError(
+            f"hf-hub ids are not supported yet (got {text!r}): download the repository and pass its directory "
+            "(config.json + model.safetensors), or pass a zoo name (see `learnedaug zoo list`)"
+        )
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return path
+    cards = all_cards()
+    if text in cards:
+        return cards[text]
+    where = f"{path} is a file, not a model directory" if path.exists() else f"no file or directory exists at {path}"
+    close = difflib.get_close_matches(text, list(cards), n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise ValueError(
+        f"{text!r} is neither a model directory nor a zoo name: {where}{hint} "
+        f"(known models: {', '.join(sorted(cards)) or 'none'})"
+    )
+
+
 def load(
-    name: str,
+    spec: str | os.PathLike,
     *,
     device: torch.device | str | None = None,
     progress: bool = True,
     path: str | os.PathLike | None = None,
 ) -> GenerativeModel:
-    """Pretrained model ``name`` ready for ``sample``/``vary``: float32, eval mode, on ``device``.
+    """THE way to load a model: ``spec`` is a saved model directory (``config.json`` + ``model.safetensors``), a zoo
+    name, or (reserved, not supported yet) an ``hf-hub:owner/name`` id. Returns it float32, in eval mode, on ``device``.
 
-    The weights file is resolved as in :func:`weights_path` (local first, then a verified download).
+    A zoo name's weights file is resolved as in :func:`weights_path` (local first, then a verified download); ``path``
+    (zoo names only) points at a local copy of it. Bad specs raise ValueError as in :func:`resolve`.
     """
-    card = get_card(name)
-    return build_from_card(card, weights_path(name, path=path, progress=progress), device=device)
+    target = resolve(spec)
+    if isinstance(target, Path):
+        if path is not None:
+            raise ValueError(f"path= is only for zoo names; {str(target)!r} is a model directory, got path={path!r}")
+        from ..models.base import GenerativeModel
+
+        return GenerativeModel.from_pretrained(target, device=device)
+    return build_from_card(target, weights_path(target.name, path=path, progress=progress), device=device)
 
 
 def make_card(

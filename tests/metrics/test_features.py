@@ -1,18 +1,25 @@
 """Feature extractors: the domain classifier (training, save/load, features) and the Inception extractor."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from torchvision.transforms.v2 import functional as TF
 
+from learnedaug.data import IMAGE_SUFFIXES, load_image_folder
 from learnedaug.metrics.features import (
     DomainClassifier,
     DomainClassifierConfig,
     DomainExtractor,
     FeatureExtractor,
+    FolderSource,
     InceptionExtractor,
+    SetSizeWarning,
     extract_features,
     load_npz_images,
+    open_source,
     train_domain_classifier,
 )
 from learnedaug.metrics.fid import compute_fid
@@ -106,3 +113,42 @@ def test_domain_fid_sees_blur_on_real_digits(shared_data):
     same = compute_fid(real_a, real_b, ext, **kw)
     blur = compute_fid(real_a, blurred, ext, **kw)
     assert np.isfinite(same) and blur > 3 * same
+
+
+# ---- image folders and set sizes --------------------------------------------------------------------------------
+
+GRAY_ONLY = {".pgm", ".gif"}  # PGM holds grayscale; a colour GIF would be palette-quantised
+LOSSY = {".jpg", ".jpeg"}
+
+
+@pytest.mark.parametrize("suffix", IMAGE_SUFFIXES)
+def test_every_image_suffix_is_read_alike_by_image_folders_and_fid_folders(suffix, tmp_path):
+    rng = np.random.default_rng(len(suffix))
+    channels = 1 if suffix in GRAY_ONLY else 3
+    pixels = rng.integers(0, 256, (3, 10, 9, channels), dtype=np.uint8)
+    (tmp_path / "cls").mkdir()
+    for i, arr in enumerate(pixels):
+        im = Image.fromarray(arr[..., 0] if channels == 1 else arr)
+        im.save(tmp_path / "cls" / f"{i}{suffix.upper() if i == 1 else suffix}", **({"lossless": True} if suffix == ".webp" else {}))
+    by_data = load_image_folder(tmp_path).images
+    source = FolderSource(tmp_path)
+    by_fid = torch.cat(list(source.batches(2)))
+    assert len(source) == 3 and by_fid.dtype == torch.uint8 and by_fid.shape == (3, channels, 10, 9)
+    assert torch.equal(by_fid, by_data)
+    if suffix not in LOSSY:
+        assert torch.equal(by_fid, torch.from_numpy(pixels).permute(0, 3, 1, 2))
+
+
+def test_a_set_smaller_than_n_warns_once_naming_it(tmp_path):
+    images = torch.randint(0, 256, (5, 1, 8, 8), dtype=torch.uint8)
+    np.savez(tmp_path / "small.npz", x=images[:, 0].numpy())
+    with pytest.warns(SetSizeWarning) as caught:
+        src = open_source(tmp_path / "small.npz", n=8)
+    assert len(src) == 5 and len(caught) == 1
+    assert str(caught[0].message).startswith(f"{tmp_path / 'small.npz'} has 5 images, fewer than n=8")
+    assert "equal-size sets" in str(caught[0].message)
+    with pytest.warns(SetSizeWarning, match="the Tensor set has 5 images"):
+        open_source(images, n=6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(open_source(images, n=5)) == 5 and len(open_source(images, n=3)) == 3

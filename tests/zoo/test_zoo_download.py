@@ -19,8 +19,8 @@ SHA = hashlib.sha256(BODY).hexdigest()
 
 
 def leftovers(directory: Path) -> list[str]:
-    """Files in ``directory`` other than lock files (a failed download must leave none)."""
-    return sorted(p.name for p in directory.iterdir() if not p.name.endswith(".lock")) if directory.exists() else []
+    """Every file in ``directory``: a failed download leaves none, and no download leaves its ``.lock``."""
+    return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
 
 
 def test_success_streams_verifies_and_renames(server, tmp_path):
@@ -53,6 +53,17 @@ def test_existing_file_with_wrong_digest_is_refused_without_network(server, tmp_
     with pytest.raises(ChecksumError, match=SHA):
         download_file(url, sha256=SHA, dest_dir=tmp_path, progress=False)
     assert server.gets["/w/model.bin"] == 0
+
+
+def test_no_lock_file_is_left_after_success_or_failure(server, tmp_path):
+    url = server.add("/w/model.bin", BODY)
+    download_file(url, sha256=SHA, dest_dir=tmp_path, progress=False)
+    assert not (tmp_path / "model.bin.lock").exists()
+    with pytest.raises(ChecksumError):
+        download_file(server.add("/w/other.bin", BODY), sha256="0" * 64, dest_dir=tmp_path, progress=False)
+    with pytest.raises(DownloadError, match="HTTP 404"):
+        download_file(server.url("/gone.bin"), dest_dir=tmp_path, progress=False)
+    assert leftovers(tmp_path) == ["model.bin"]
 
 
 def test_404_names_url_and_status(server, tmp_path):
@@ -147,6 +158,7 @@ def test_four_threads_download_once(server, tmp_path):
     with ThreadPoolExecutor(4) as pool:
         paths = list(pool.map(lambda _: download_file(url, sha256=SHA, dest_dir=tmp_path, progress=False), range(4)))
     assert paths == [tmp_path / "model.bin"] * 4 and server.gets["/w/model.bin"] == 1
+    assert leftovers(tmp_path) == ["model.bin"]
 
 
 def test_cache_dir_precedence(monkeypatch, tmp_path):
