@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 
 import torch
 
-from .features import DomainExtractor, InceptionExtractor, open_source, train_domain_classifier
+from .features import DomainExtractor, InceptionExtractor, SetSizeWarning, open_source, train_domain_classifier
 from .fid import compute_statistics, default_cache_dir, frechet_distance, kid_from_stats
 
 
@@ -56,14 +57,40 @@ def _domain_extractor(args: argparse.Namespace, cache_dir: Path | None) -> Domai
     return DomainExtractor(classifier)
 
 
+def _check_input(label: str, spec: str) -> None:
+    """Fail on an A/B that names nothing before any weights are downloaded (ValueError naming ``label``)."""
+    if Path(spec).exists():
+        return
+    from ..zoo import resolve
+
+    try:
+        resolve(spec)
+    except ValueError as e:
+        raise ValueError(f"{label}: {e}") from None
+
+
+def _statistics(args: argparse.Namespace, extractor, **common):
+    """Statistics of A and B; a SetSizeWarning is printed at once as one ``learnedaug fid: warning:`` line."""
+    with warnings.catch_warnings():
+        show = warnings.showwarning
+
+        def one_line(message, category, filename, lineno, file=None, line=None) -> None:
+            if issubclass(category, SetSizeWarning):
+                print(f"learnedaug fid: warning: {message}", file=sys.stderr)
+            else:
+                show(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = one_line
+        warnings.simplefilter("always", SetSizeWarning)
+        return [compute_statistics(spec, extractor, **common) for spec in (args.a, args.b)]
+
+
 def run(args: argparse.Namespace) -> int:
+    for label, spec in (("A", args.a), ("B", args.b)):
+        _check_input(label, spec)
     cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir())
     if args.features == "domain":
-        try:
-            extractor = _domain_extractor(args, cache_dir)
-        except ValueError as e:
-            print(f"learnedaug fid: error: {e}", file=sys.stderr)
-            return 2
+        extractor = _domain_extractor(args, cache_dir)
     else:
         try:
             extractor = InceptionExtractor(args.inception_weights, device=args.device, progress=not args.quiet)
@@ -72,8 +99,7 @@ def run(args: argparse.Namespace) -> int:
                           f"PATH, or --features domain which needs no download)") from e
     common = dict(n=args.n, batch_size=args.batch_size, seed=args.seed, progress=not args.quiet,
                   cache_dir=False if cache_dir is None else cache_dir)
-    sa = compute_statistics(args.a, extractor, **common)
-    sb = compute_statistics(args.b, extractor, **common)
+    sa, sb = _statistics(args, extractor, **common)
     result = {"features": extractor.name, "fid": frechet_distance(sa.mu, sa.sigma, sb.mu, sb.sigma)}
     if args.kid:
         mean, std = kid_from_stats(sa, sb, num_subsets=args.kid_subsets, subset_size=args.kid_subset_size,
