@@ -7,11 +7,19 @@ import json
 import sys
 import warnings
 from pathlib import Path
+from typing import TextIO
 
 import torch
 
-from .features import DomainExtractor, InceptionExtractor, SetSizeWarning, open_source, train_domain_classifier
-from .fid import compute_statistics, default_cache_dir, frechet_distance, kid_from_stats
+from .features import (
+    DomainExtractor,
+    FeatureExtractor,
+    InceptionExtractor,
+    SetSizeWarning,
+    open_source,
+    train_domain_classifier,
+)
+from .fid import FeatureStats, compute_statistics, default_cache_dir, frechet_distance, kid_from_stats
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,12 +77,13 @@ def _check_input(label: str, spec: str) -> None:
         raise ValueError(f"{label}: {e}") from None
 
 
-def _statistics(args: argparse.Namespace, extractor, **common):
+def _statistics(args: argparse.Namespace, extractor: FeatureExtractor, **common: object) -> list[FeatureStats]:
     """Statistics of A and B; a SetSizeWarning is printed at once as one ``learnedaug fid: warning:`` line."""
     with warnings.catch_warnings():
         show = warnings.showwarning
 
-        def one_line(message, category, filename, lineno, file=None, line=None) -> None:
+        def one_line(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                     file: TextIO | None = None, line: str | None = None) -> None:
             if issubclass(category, SetSizeWarning):
                 print(f"learnedaug fid: warning: {message}", file=sys.stderr)
             else:
