@@ -31,18 +31,16 @@ import json
 import shutil
 import sys
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import torch
-from filelock import FileLock
 from torchvision.utils import make_grid, save_image
 
 from learnedaug._io import atomic_path
 from learnedaug.data import ImageSet, load_dataset, nested_subsets
-from learnedaug.metrics import DomainClassifier, DomainExtractor, compute_statistics, frechet_distance, train_domain_classifier
-from learnedaug.metrics.features import SamplerSource
+from learnedaug.bench.cards import CARD_FID_SAMPLES, CARD_SEED, domain_extractor, label_accuracy, quality_metrics
+from learnedaug.metrics import DomainExtractor, compute_statistics, frechet_distance
 from learnedaug.models import GenerativeModel, build_model
 from learnedaug.train import fit, save_sample_grid
 from learnedaug.train.objectives import objective_for
@@ -51,8 +49,8 @@ from learnedaug.zoo import make_card
 
 REPO = Path(__file__).resolve().parents[1]
 MNIST_LICENCE = "CC BY-SA 3.0"
-SEED = 0
-FID_SAMPLES = 10_000
+SEED = CARD_SEED
+FID_SAMPLES = CARD_FID_SAMPLES
 
 # Widths shared by the CDCVAE/CDCGAN models (paper: fc_dim 1024, base_channels 64).
 INFOGAN_SMALL = {"fc_dim": 256, "base_channels": 32}
@@ -128,34 +126,6 @@ def train(spec: ZooModel, train_set: ImageSet, runs: Path, *, progress: bool) ->
     return out
 
 
-def domain_extractor(train_set: ImageSet, runs: Path, *, progress: bool) -> DomainExtractor:
-    """The MNIST domain-FID extractor (trained once on all of MNIST train, 2 epochs, seed 0, then cached)."""
-    path = runs / "domain_classifier.safetensors"
-    with FileLock(str(path) + ".lock"):
-        if not path.is_file():
-            train_domain_classifier(train_set.images, train_set.labels, epochs=2, generator=SEED, progress=progress).save(path)
-    return DomainExtractor(DomainClassifier.load(path))
-
-
-def test_loss(model: GenerativeModel, test_set: ImageSet, batch_size: int = 500) -> float:
-    """Mean negative ELBO (nats per image, clean encoder input) of the MNIST test set under a VAE."""
-    objective = objective_for(model)
-    total = 0.0
-    for start in range(0, len(test_set), batch_size):
-        x = test_set.images[start:start + batch_size].float().div(255.0)
-        y = test_set.labels[start:start + batch_size]
-        total += objective.validation_loss(model, x, y) * y.shape[0]
-    return total / len(test_set)
-
-
-@torch.no_grad()
-def label_accuracy(batches: Iterable[torch.Tensor], labels: torch.Tensor, classifier: DomainClassifier) -> float:
-    """Fraction of the images (``batches`` of (B, C, H, W) in [0, 1], in ``labels`` order) that the domain classifier
-    assigns to their own label: do class-conditional samples show their class?"""
-    predicted = torch.cat([classifier(x.float()).argmax(1) for x in batches])
-    return float((predicted == labels).double().mean())
-
-
 def measure(spec: ZooModel, model: GenerativeModel, history: list[dict[str, float]], test_set: ImageSet,
             extractor: DomainExtractor, runs: Path, *, progress: bool) -> dict[str, float]:
     """Metrics of the loaded (fp16 -> fp32) model; nothing is copied from training except the logged losses."""
@@ -168,13 +138,7 @@ def measure(spec: ZooModel, model: GenerativeModel, history: list[dict[str, floa
     val = [row["val_loss"] for row in history if "val_loss" in row]
     if val:
         metrics["best_val_loss"] = round(min(val), 4)
-    if spec.family != "cdcgan":
-        metrics["test_neg_elbo"] = round(test_loss(model, test_set), 4)
-    real = compute_statistics(test_set.images, extractor, progress=progress, cache_dir=runs / "fid_cache")
-    fake = compute_statistics(model, extractor, n=FID_SAMPLES, seed=SEED, progress=progress, cache_dir=False)
-    metrics["domain_fid_test_10k"] = round(frechet_distance(fake.mu, fake.sigma, real.mu, real.sigma), 4)
-    samples = SamplerSource(model, FID_SAMPLES, SEED)  # the same 10,000 samples as the FID's
-    metrics["label_accuracy_10k"] = round(label_accuracy(samples.batches(500), samples.labels, extractor.classifier), 4)
+    metrics.update({k: round(v, 4) for k, v in quality_metrics(model, test_set, extractor, runs, progress=progress).items()})
     return metrics
 
 

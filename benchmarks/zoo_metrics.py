@@ -4,10 +4,10 @@
     python benchmarks/zoo_metrics.py --only cdcvae-mnist --threads 2
 
 Every model is loaded with ``learnedaug.zoo.load`` (size and SHA-256 checked, fp16 -> fp32), exactly as a user gets
-it, and measured with ``train_zoo.py``'s own functions: ``test_neg_elbo`` (VAEs, nats per MNIST test image),
-``domain_fid_test_10k`` and ``label_accuracy_10k`` (10,000 balanced samples, seed 0, on the features of the
-LeNet-style MNIST classifier, trained once and cached in ``--runs``). The downstream metrics come from
-``zoo_downstream.py``, which reruns them.
+it, and measured with the functions ``train_zoo.py`` writes the cards with (``learnedaug.bench.cards``):
+``test_neg_elbo`` (VAEs, nats per MNIST test image), ``domain_fid_test_10k`` and ``label_accuracy_10k`` (10,000
+balanced samples, seed 0, on the features of the LeNet-style MNIST classifier, trained once and cached in
+``--runs``). The downstream metrics come from ``zoo_downstream.py``, which reruns them.
 
 A row is flagged when the re-measured value leaves the tolerance (the domain classifier is retrained here, so a
 different machine or thread count moves the FID a little): FID 3 % relative, label accuracy 0.5 points, ELBO 0.05
@@ -17,35 +17,23 @@ nats. The exit status is 1 if any row is flagged.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import torch
 
 from learnedaug.data import load_dataset
-from learnedaug.metrics import compute_statistics, frechet_distance
-from learnedaug.metrics.features import SamplerSource
+from learnedaug.bench.cards import domain_extractor, quality_metrics
 from learnedaug.zoo import get_card, list_models, load
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_zoo import FID_SAMPLES, REPO, SEED, domain_extractor, label_accuracy, test_loss  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 # metric -> (absolute tolerance, relative tolerance)
 TOLERANCE = {"test_neg_elbo": (0.05, 0.0), "domain_fid_test_10k": (0.0, 0.03), "label_accuracy_10k": (0.005, 0.0)}
 
 
 def remeasure(name: str, test_set, extractor, runs: Path, *, progress: bool) -> dict[str, float]:
-    model = load(name, device="cpu", progress=progress)
-    measured = {}
-    if get_card(name).family != "cdcgan":
-        measured["test_neg_elbo"] = test_loss(model, test_set)
-    real = compute_statistics(test_set.images, extractor, progress=progress, cache_dir=runs / "fid_cache")
-    fake = compute_statistics(model, extractor, n=FID_SAMPLES, seed=SEED, progress=progress, cache_dir=False)
-    measured["domain_fid_test_10k"] = frechet_distance(fake.mu, fake.sigma, real.mu, real.sigma)
-    samples = SamplerSource(model, FID_SAMPLES, SEED)
-    measured["label_accuracy_10k"] = label_accuracy(samples.batches(500), samples.labels, extractor.classifier)
-    return measured
+    return quality_metrics(load(name, device="cpu", progress=progress), test_set, extractor, runs, progress=progress)
 
 
 def main(argv: list[str] | None = None) -> int:
