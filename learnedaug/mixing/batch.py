@@ -35,6 +35,11 @@ class BatchMixer(Transform):
         generator: torch.Generator or int seed for positions, labels and the model's noise (None: global RNG);
             on DDP ranks > 0 (and in DataLoader workers) it is re-derived per rank (see WorkerStream), so ranks
             seeded alike still draw different synthetic samples.
+        synthetic_weight: loss weight of synthetic rows, >= 0 (real rows weigh 1.0); used with ``return_weights``.
+        label_smoothing: s in [0, 1); s > 0 gives synthetic rows the soft target (1 - s) * onehot + s / K and
+            promotes the labels to (N', K) float (real class indices become one-hot rows).
+        return_weights: if True, ``mixer(x, y)`` returns ``(x, y, w)`` with w (N',) float32 on x's device (dict
+            samples get a ``"weights"`` entry); feed it to :func:`~learnedaug.mixing.losses.weighted_cross_entropy`.
 
     ``x`` is (N, C, H, W) uint8 or float in [0, 1] (before ``transform``), on any device; synthetic images are made
     on the model's device and moved to ``x``'s device and dtype. ``y`` is (N,) class indices or (N, K) one-hot /
@@ -50,6 +55,9 @@ class BatchMixer(Transform):
         labels: str = "batch",
         transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
         generator: GeneratorLike = None,
+        synthetic_weight: float = 1.0,
+        label_smoothing: float = 0.0,
+        return_weights: bool = False,
     ) -> None:
         super().__init__()
         check_sampler(model)
@@ -60,6 +68,15 @@ class BatchMixer(Transform):
         limit = 1.0 if mode == "replace" else float("inf")
         if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 <= ratio <= limit:
             raise ValueError(f"ratio must be a number in [0, {limit}] for mode={mode!r}, got {ratio!r}")
+        if isinstance(synthetic_weight, bool) or not isinstance(synthetic_weight, (int, float)) or not 0 <= synthetic_weight < float("inf"):
+            raise ValueError(f"synthetic_weight must be a finite number >= 0, got {synthetic_weight!r}")
+        if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, (int, float)) or not 0 <= label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be a number in [0, 1), got {label_smoothing!r}")
+        if not isinstance(return_weights, bool):
+            raise TypeError(f"return_weights must be a bool, got {return_weights!r}")
+        self.synthetic_weight = float(synthetic_weight)
+        self.label_smoothing = float(label_smoothing)
+        self.return_weights = return_weights
         self.model = model
         self.ratio = float(ratio)
         self.mode = mode
@@ -96,7 +113,10 @@ class BatchMixer(Transform):
         if others and self.mode == "append":
             raise ValueError(f"BatchMixer(mode='append') grows the batch, so the other tensors {others} would not line up")
         out = dict(sample)
-        out[image_key], out[label_key] = self.mix(sample[image_key], sample[label_key])
+        mixed = self.mix(sample[image_key], sample[label_key])
+        out[image_key], out[label_key] = mixed[0], mixed[1]
+        if self.return_weights:
+            out["weights"] = mixed[2]
         return out
 
     @property
@@ -117,8 +137,21 @@ class BatchMixer(Transform):
         u = rand((n, 1), generator=g, device=device)
         return (cdf < u).sum(1).clamp_max(k - 1)
 
-    def mix(self, images: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """See the class docstring; returns new tensors (the inputs are not modified)."""
+    def mix(self, images: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """See the class docstring: ``(x, y)``, or ``(x, y, w)`` with ``return_weights``; the inputs are not modified."""
+        out_x, out_y, is_syn = self._mix(images, targets)
+        k = self.model.num_classes
+        if self.label_smoothing > 0:
+            soft = out_y.float() if out_y.ndim == 2 else F.one_hot(out_y.long(), k).float()
+            smoothed = soft * (1 - self.label_smoothing) + self.label_smoothing / k
+            out_y = torch.where(is_syn.to(soft.device)[:, None], smoothed, soft)
+        if not self.return_weights:
+            return out_x, out_y
+        ones = torch.ones(is_syn.shape[0], dtype=torch.float32, device=is_syn.device)
+        return out_x, out_y, torch.where(is_syn, ones * self.synthetic_weight, ones)
+
+    def _mix(self, images: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(x, y, is_synthetic)`` with is_synthetic (N',) bool on x's device."""
         check_images(images, name="images", ndims=(4,), allow_uint8=True)
         n_batch = images.shape[0]
         shape = tuple(self.model.image_shape)
@@ -136,7 +169,7 @@ class BatchMixer(Transform):
             check_labels(targets, k, name="labels", n=n_batch)
         n = round(self.ratio * n_batch)
         if n == 0 or n_batch == 0:
-            return images, targets
+            return images, targets, torch.zeros(n_batch, dtype=torch.bool, device=images.device)
 
         device, g = images.device, self._stream.get()
         syn_labels = self._synthetic_labels(targets, n, targets.device, g)
@@ -149,11 +182,14 @@ class BatchMixer(Transform):
         plain = images.as_subclass(torch.Tensor)
         if self.mode == "append":
             out_x, out_y = torch.cat([plain, synthetic]), torch.cat([targets, syn_targets])
+            is_syn = torch.arange(n_batch + n, device=device) >= n_batch
         else:
             positions = torch.randperm(n_batch, generator=g, device=device if g is None else g.device)[:n]
             out_x, out_y = plain.clone(), targets.clone()
             out_x[positions.to(device)] = synthetic
             out_y[positions.to(targets.device)] = syn_targets
+            is_syn = torch.zeros(n_batch, dtype=torch.bool, device=device)
+            is_syn[positions.to(device)] = True
         if isinstance(images, tv_tensors.TVTensor):
             out_x = tv_tensors.wrap(out_x, like=images)
-        return out_x, out_y
+        return out_x, out_y, is_syn
