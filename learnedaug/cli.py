@@ -15,7 +15,8 @@ from ._version import __version__
 
 DEBUG_ENV = "LEARNEDAUG_DEBUG"
 # The library's user-facing failures: bad arguments, missing files, unknown names, failed downloads, bad checkpoints.
-USER_ERRORS = (ValueError, TypeError, FileNotFoundError, KeyError, OSError, urllib.error.URLError, RuntimeError)
+# (FileNotFoundError and urllib's URLError are OSErrors.)
+USER_ERRORS = (ValueError, TypeError, KeyError, OSError, RuntimeError)
 
 COMMANDS = {
     "train": ("learnedaug.train.cli", "train a generator (cdcvae, cdcgan, classvae, dvae) on labelled images"),

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from ._checks import check_int
 from ._io import atomic_path, atomic_write_text
 from .data import ImageSet, balanced_subset, load_demo_digits
 from .metrics.downstream import evaluate, train_classifier
@@ -84,6 +85,7 @@ def run_demo(
 ) -> dict[str, dict[str, list[float]]]:
     """Run the demo; returns ``{method: {"accuracy": [per seed], "macro_f1": [...]}}`` (percent), writes
     ``demo.png`` and ``results.md`` into ``out_dir``."""
+    seeds = check_int(seeds, "seeds")
     out = Path(out_dir)
     start = time.perf_counter()
     digits = load_demo_digits()
@@ -102,20 +104,20 @@ def run_demo(
         vae.eval()
         aug = ShiftRotate(degrees=20, translate=0.2, generator=seed)
 
-        def augment(x, y):
-            return aug(x), y
-
-        def classifier(extra=None):
-            batch = augment if extra is None else (lambda x, y: augment(*extra(x, y)))
-            model, _ = train_classifier("cnn", train, None, augment=batch, epochs=cnn_epochs, repeats=repeats,
+        def classifier(augment=None):
+            model, _ = train_classifier("cnn", train, None, augment=augment, epochs=cnn_epochs, repeats=repeats,
                                         patience=None, schedule="cosine", seed=seed, device=device,
                                         model_kwargs={"width": cnn_width}, progress=progress)
             return model
 
-        plain, _ = train_classifier("cnn", train, None, epochs=cnn_epochs, repeats=repeats, patience=None,
-                                    schedule="cosine", seed=seed, device=device, model_kwargs={"width": cnn_width},
-                                    progress=progress)
-        judge = classifier()
+        def aug_after(mixer):
+            return lambda x, y: aug_batch(*mixer(x, y))
+
+        def aug_batch(x, y):
+            return aug(x), y
+
+        plain = classifier()
+        judge = classifier(aug_batch)
         # A class the judge never accepts is filled with its best-scoring rejects after 3 rounds; the per-batch
         # starvation warnings are summarised once below (acceptance rate per class) instead.
         curated = CuratedSampler(vae, judge, threshold=0.5, max_rounds=3)
@@ -124,8 +126,8 @@ def run_demo(
             models = {
                 "CNN": plain,
                 "AUG": judge,
-                "AUG + VAE": classifier(BatchMixer(vae, ratio=1.0, mode="append", generator=seed)),
-                "AUG + curated VAE": classifier(BatchMixer(curated, ratio=1.0, mode="append", generator=seed)),
+                "AUG + VAE": classifier(aug_after(BatchMixer(vae, ratio=1.0, mode="append", generator=seed))),
+                "AUG + curated VAE": classifier(aug_after(BatchMixer(curated, ratio=1.0, mode="append", generator=seed))),
             }
         for name, model in models.items():
             scores = evaluate(model, test, device=device)

@@ -34,6 +34,7 @@ from .._checks import check_images, check_labels
 from .._io import atomic_path
 from .._random import as_generator
 from ..data import IMAGE_SUFFIXES, read_image
+from ..models.base import ConditionalSampler, check_sampler
 from .inception import FIDInceptionV3, fid_inception_v3
 
 
@@ -360,8 +361,7 @@ class SamplerSource:
     """``n`` images drawn from a sampler with balanced labels (``arange(n) % num_classes``), batch by batch."""
 
     def __init__(self, sampler, n: int, generator: torch.Generator | int | None = 0) -> None:
-        if not all(hasattr(sampler, a) for a in ("num_classes", "image_shape", "sample")):
-            raise TypeError(f"a sampler needs num_classes, image_shape and sample(), got {type(sampler).__name__}")
+        check_sampler(sampler, "sampler")
         if n < 1:
             raise ValueError(f"n must be >= 1 to sample from a model, got {n}")
         self.sampler, self.n = sampler, int(n)
@@ -440,7 +440,7 @@ def open_source(
             from ..zoo import load  # lazy: the zoo (and the model families) are needed only for models
 
             src = SamplerSource(load(source), n or 10_000, generator)
-    elif all(hasattr(source, a) for a in ("num_classes", "image_shape", "sample")):
+    elif isinstance(source, ConditionalSampler):
         src = SamplerSource(source, n or 10_000, generator)
     else:
         raise TypeError(

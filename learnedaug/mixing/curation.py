@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from .._checks import as_labels, check_images, check_int
+from .._random import GeneratorLike, as_generator
 from ..models.base import ConditionalSampler, check_sampler, model_device
 
 __all__ = ["CuratedSampler", "DiscriminatorJudge"]
@@ -186,9 +187,13 @@ class CuratedSampler:
             return math.ceil(self.oversample * missing)
         return math.ceil(missing / self.top_k) * math.ceil(self.oversample * self.top_k)
 
-    def sample(self, labels: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``labels`` (N,) int64 -> accepted images (N, C, H, W) float in [0, 1] on the sampler's device, no grad."""
+    def sample(self, labels: torch.Tensor, *, generator: GeneratorLike = None) -> torch.Tensor:
+        """``labels`` (N,) int64 -> accepted images (N, C, H, W) float in [0, 1] on the sampler's device, no grad.
+
+        ``generator``: a Generator, an int seed (one generator for all rounds, so each round draws new
+        candidates) or None."""
         labels = as_labels(labels, self.num_classes).cpu()
+        generator = as_generator(generator, device=self.device)
         out = torch.empty((labels.shape[0], *self.image_shape), device=self.device)
         classes = labels.unique().tolist()
         kept: dict[int, list[torch.Tensor]] = {c: [] for c in classes}

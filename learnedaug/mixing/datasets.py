@@ -25,10 +25,6 @@ def _set_epoch(dataset: Any, epoch: int) -> None:
         dataset.set_epoch(epoch)
 
 
-def _check_epoch(epoch: int) -> None:
-    check_int(epoch, "epoch", min=0)
-
-
 def _index(index: int, length: int, owner: str) -> int:
     if isinstance(index, bool) or not isinstance(index, int):
         index = int(index)  # numpy / 0-d tensor indices from samplers
@@ -101,7 +97,7 @@ class SyntheticDataset(Dataset):
 
     def set_epoch(self, epoch: int) -> None:
         """Show epoch ``epoch``'s slice; regenerates the pool when the epoch needs a new generation."""
-        _check_epoch(epoch)
+        check_int(epoch, "epoch", min=0)
         self._sync_pool(epoch)
         self.epoch = epoch
         self._epoch_marker[0] = epoch
@@ -165,7 +161,7 @@ class MixedDataset(Dataset):
         return f"MixedDataset(real={self.num_real}, synthetic={self.num_synthetic} per epoch, ratio={self.ratio})"
 
     def set_epoch(self, epoch: int) -> None:
-        _check_epoch(epoch)
+        check_int(epoch, "epoch", min=0)
         self.epoch = epoch
         _set_epoch(self.real, epoch)
         _set_epoch(self.synthetic, epoch)
@@ -198,7 +194,7 @@ class AugOrig(Dataset):
         return f"AugOrig(real={len(self.real)})"
 
     def set_epoch(self, epoch: int) -> None:
-        _check_epoch(epoch)
+        check_int(epoch, "epoch", min=0)
         _set_epoch(self.real, epoch)
 
     def __getitem__(self, index: int) -> Sample:

@@ -128,7 +128,7 @@ class SamplePool:
 
     def refill(self, epoch: int) -> None:
         """Regenerate the whole pool for ``epoch`` now (waits for a running background refill first)."""
-        self._check_epoch(epoch)
+        check_int(epoch, "epoch", min=0)
         if self._pending is not None:
             self.wait()
             if self.epoch == epoch:
@@ -138,7 +138,7 @@ class SamplePool:
 
     def refill_async(self, epoch: int) -> None:
         """Start regenerating for ``epoch`` in a background thread; the current pool stays readable until :meth:`wait`."""
-        self._check_epoch(epoch)
+        check_int(epoch, "epoch", min=0)
         if self._pending is not None:
             self.wait()
         if self._back[0] is self.images:
@@ -170,10 +170,6 @@ class SamplePool:
                 self._generate(epoch, images, labels)
         except BaseException as e:  # handed to wait()
             self._error = e
-
-    @staticmethod
-    def _check_epoch(epoch: int) -> None:
-        check_int(epoch, "epoch", min=0)
 
     def labels_for(self, epoch: int) -> torch.Tensor:
         """The (N,) labels generation ``epoch`` uses (the plan, shuffled with the epoch's seed for balanced/dict)."""

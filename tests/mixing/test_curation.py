@@ -137,6 +137,27 @@ def test_deterministic_under_generator():
     assert torch.equal(a, b) and not torch.equal(a[:, 0, 0, 1], torch.full((4,), a[0, 0, 0, 1].item()))
 
 
+def test_int_seed_is_one_stream_across_rounds():
+    """An int seed becomes one generator for all rounds: redraws are new candidates, output as with a Generator."""
+
+    class Recording(CodedSampler):
+        def sample(self, labels, *, generator=None):
+            x = super().sample(labels, generator=generator)
+            self.noise.append(x[:, 0, 0, 1].clone())
+            return x
+
+    def run(generator):
+        s = Recording()
+        s.noise = []
+        cur = CuratedSampler(s, ExactJudge(half={0}), threshold=0.9, oversample=1, max_rounds=4)
+        return cur.sample(torch.tensor([0, 0, 0, 0]), generator=generator), s.noise
+
+    out, noise = run(7)
+    ref, ref_noise = run(torch.Generator().manual_seed(7))
+    assert torch.equal(out, ref) and len(noise) >= 2
+    assert not torch.equal(noise[0][: noise[1].shape[0]], noise[1])  # round 2 is not a replay of round 1
+
+
 def test_bad_arguments_named():
     s, j = CodedSampler(), ExactJudge()
     with pytest.raises(ValueError, match="threshold"):
