@@ -1,4 +1,4 @@
-"""Shared test fixtures: the optional real datasets, thread limits, hypothesis profile."""
+"""Shared test fixtures: the optional real datasets, thread limits, hypothesis profile, the ``cuda`` marker."""
 
 import os
 from pathlib import Path
@@ -17,6 +17,23 @@ torch.set_num_threads(1)
 # CPU timings on shared machines are noisy: no per-example deadline, a moderate number of examples.
 settings.register_profile("learnedaug", deadline=None, max_examples=25, derandomize=True)
 settings.load_profile("learnedaug")
+
+
+REQUIRE_CUDA = os.environ.get("LEARNEDAUG_REQUIRE_CUDA") == "1"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "cuda: needs a CUDA device; skipped without one unless LEARNEDAUG_REQUIRE_CUDA=1")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip ``cuda``-marked tests without CUDA; with LEARNEDAUG_REQUIRE_CUDA=1 they run (and fail) instead."""
+    if REQUIRE_CUDA or torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs CUDA (set LEARNEDAUG_REQUIRE_CUDA=1 to fail instead of skipping)")
+    for item in items:
+        if item.get_closest_marker("cuda") is not None:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

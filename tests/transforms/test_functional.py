@@ -309,7 +309,7 @@ def test_bad_input_names_argument_and_value(call, error, match):
         call()
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.cuda
 def test_cuda_results_stay_on_device_and_match_cpu():
     x = _images((8, 3, 32, 32))
     angles, sigmas = _uniform(-25, 25, 8), _uniform(0.25, 2.25, 8)

@@ -179,7 +179,7 @@ def test_real_models(small_models):
     assert isinstance(image, tv_tensors.Image) and image.shape == (1, 28, 28) and label == 3
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.cuda
 def test_cuda_model_with_cpu_data():
     model = FakeVAE().cuda()
     x, y = data()
