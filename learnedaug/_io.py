@@ -13,19 +13,27 @@ from pathlib import Path
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it over ``path``, on error delete it.
 
-    The temporary file lives in the same directory, so the final ``os.replace`` is atomic on POSIX.
+    The temporary file lives in the same directory, so the final ``os.replace`` is atomic on POSIX. The result has
+    the permissions a plain ``open()`` would give (0o666 under the umask), whatever the writer did to the temporary
+    file (safetensors, for one, recreates it as 0o600).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # O_EXCL makes the name ours; mode 0o666 under the umask gives the permissions a plain open() would.
     tmp_path = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
-    os.close(os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    os.close(os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # O_EXCL: the name is ours
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

@@ -31,3 +31,19 @@ def test_written_files_get_ordinary_permissions(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "f.txt").stat().st_mode & 0o777 == 0o644
+
+
+def test_files_recreated_by_the_writer_get_ordinary_permissions(tmp_path):
+    """safetensors' save_file recreates its target 0o600; the final file must still follow the umask."""
+    import os
+
+    import torch
+    from safetensors.torch import save_file
+
+    old = os.umask(0o027)
+    try:
+        with atomic_path(tmp_path / "w.safetensors") as tmp:
+            save_file({"a": torch.zeros(2)}, str(tmp))
+    finally:
+        os.umask(old)
+    assert (tmp_path / "w.safetensors").stat().st_mode & 0o777 == 0o640

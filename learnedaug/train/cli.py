@@ -1,7 +1,9 @@
 """``learnedaug train``: train a generator family on a labelled image set with :func:`learnedaug.train.fit`.
 
-    learnedaug train cdcvae --data mnist --subset 10% --epochs 50 --batch-size 64 --out runs/cdcvae-mnist10
+    learnedaug train cdcvae --data mnist --subset 10% --epochs 50 --out runs/cdcvae-mnist10
     torchrun --nproc_per_node 4 -m learnedaug.cli train cdcgan --data cifar10 --device cuda ...
+
+Batch size, epochs, optimizer, validation split and patience default to the family's recipe (the papers' values).
 """
 
 from __future__ import annotations
@@ -64,8 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     subset.add_argument("--subset", type=parse_fraction, metavar="FRACTION",
                         help="stratified nested subset, e.g. 10%% (the same images as the benchmark's 10%% set)")
     subset.add_argument("--per-class", type=_positive_int, metavar="K", help="balanced subset with K images per class")
-    parser.add_argument("--epochs", type=_positive_int, required=True)
-    parser.add_argument("--batch-size", type=_positive_int, required=True, help="per process under torchrun")
+    parser.add_argument("--epochs", type=_positive_int, help=f"default: the family's ({_recipes('epochs')})")
+    parser.add_argument("--batch-size", type=_positive_int,
+                        help=f"per process under torchrun; default: the family's ({_recipes('batch_size')})")
     parser.add_argument("--out", type=Path, required=True, help="output directory (checkpoint, PNGs, model/)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors")
     parser.add_argument("--seed", type=int, default=0, help="seeds the subset, initial weights, data order and noise")
@@ -79,11 +82,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compile", action="store_true", help="torch.compile the model's submodules")
     parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
                         help="bf16 autocast (default: on for CUDA, off for CPU)")
-    parser.add_argument("--val-fraction", type=float, help="validation hold-out (default 0.15 for classvae, else 0)")
-    parser.add_argument("--patience", type=_positive_int, help="early-stopping patience in epochs (default 10 for classvae)")
+    parser.add_argument("--val-fraction", type=float, help=f"validation hold-out (default: {_recipes('val_fraction')})")
+    parser.add_argument("--patience", type=_positive_int,
+                        help=f"early-stopping patience in epochs (default: {_recipes('patience')}; none = no early stopping)")
+    disk = parser.add_argument_group("what stays on disk")
+    disk.add_argument("--no-checkpoint", action="store_true",
+                      help="delete the checkpoint when the run has finished (it cannot be extended with --resume then)")
+    disk.add_argument("--no-optimizer-state", action="store_true",
+                      help="checkpoints without optimizer state: 1/2 (RMSprop) to 1/3 (Adam) the size; "
+                           "a resume restarts the optimizers")
+    disk.add_argument("--fp16", action="store_true", help="store model/ in float16 (half the size; loads as float32)")
     parser.add_argument("--num-workers", type=int, default=0, help="DataLoader workers")
     parser.add_argument("--sample-every", type=int, default=1, help="epochs between PNG reports: sample grid + loss curve (0: never)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _recipes(field: str) -> str:
+    """``"cdcvae 64, cdcgan 64, ..."``: one recipe field for every family, for --help."""
+    from .objectives import recipe_for
+
+    return ", ".join(f"{f} {getattr(recipe_for(f), field)}" for f in FAMILIES).replace(" None", " none")
 
 
 def _select(data, args: argparse.Namespace):
@@ -101,11 +119,11 @@ def _select(data, args: argparse.Namespace):
 
 def _initial_model(args: argparse.Namespace, config: dict[str, Any], data):
     """The ``--init`` model: a zoo name or saved directory whose family, image shape and classes fit the data."""
-    from ..sample import load_model
+    from ..zoo import load
 
     if args.settings or args.latent_dim is not None:
         raise ValueError("--init takes the architecture from the pretrained model: drop --set / --latent-dim")
-    model = load_model(args.init)
+    model = load(args.init)
     if model.family != args.model:
         raise ValueError(f"--init {args.init} is a {model.family!r} model, not {args.model!r}")
     if (model.num_classes, model.image_shape) != (config["num_classes"], config["image_shape"]):
@@ -139,7 +157,8 @@ def run(args: argparse.Namespace) -> int:
             model, data, epochs=args.epochs, batch_size=args.batch_size, out_dir=args.out, seed=args.seed,
             device=device, resume=args.resume, amp=args.amp, compile=args.compile, num_workers=args.num_workers,
             progress=not args.no_progress, sample_every=args.sample_every, val_fraction=args.val_fraction,
-            patience=args.patience,
+            patience=args.patience, keep_checkpoint=not args.no_checkpoint, optimizer_state=not args.no_optimizer_state,
+            export_dtype=torch.float16 if args.fp16 else None,
         )
     except (ValueError, TypeError, FileNotFoundError, FileExistsError, FloatingPointError) as e:
         print(f"learnedaug train: error: {e}", file=sys.stderr)
@@ -150,9 +169,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"epochs completed: {result.epochs_completed}" + (f" (last: {summary})" if summary else ""))
         if result.best_epoch is not None:
             print(f"kept weights of epoch {result.best_epoch}" + (" (early stopping)" if result.stopped_early else ""))
-        print(f"model:       {result.model_dir}")
-        print(f"checkpoint:  {result.checkpoint}")
+        print(f"model:       {result.model_dir} ({_megabytes(result.model_dir)})")
+        if result.checkpoint is not None:
+            print(f"checkpoint:  {result.checkpoint} ({_megabytes(result.checkpoint)}; --resume --epochs N extends the run)")
         if args.sample_every:
             print(f"samples:     {result.out_dir / SAMPLES_DIRNAME}")
             print(f"loss curve:  {result.out_dir / LOSS_PLOT_NAME}")
+        print(f"run folder:  {result.out_dir} ({result.disk_bytes / 1e6:.1f} MB in all; --no-checkpoint, "
+              "--no-optimizer-state and --fp16 keep less)")
     return 0
+
+
+def _megabytes(path: Path) -> str:
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    return f"{sum(p.stat().st_size for p in files) / 1e6:.1f} MB"

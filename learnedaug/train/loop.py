@@ -19,31 +19,34 @@ import json
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 import torch.distributed as dist
-from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from tqdm.auto import tqdm
 
+from .._checks import check_int
 from .._io import atomic_path, atomic_write_text
 from .._random import worker_seed
+from .batching import collate, fast_view, to_device_images, validate_dataset
+from .checkpoint import (
+    BEST_NAME, CHECKPOINT_NAME, CHECKPOINT_VERSION, load_checkpoint, model_state, save_checkpoint, unpack_optimizer,
+)
+from .distributed import Dist, setup_distributed
+from .early_stopping import EarlyStopping, keep_best, per_class_stopping
+from .objectives import objective_for
 from .plots import save_loss_curve, save_sample_grid
 
-CHECKPOINT_NAME = "checkpoint.safetensors"
-BEST_NAME = "best.safetensors"
 MODEL_DIRNAME = "model"
 HISTORY_NAME = "history.json"
 LOSS_PLOT_NAME = "loss.png"
 SAMPLES_DIRNAME = "samples"
-_META_KEY = "learnedaug_checkpoint"
-_CHECKPOINT_VERSION = 1
-CLASSVAE_VAL_FRACTION = 0.15  # seed 001/003: 85/15 split with early stopping
-DEFAULT_PATIENCE = 10  # seed 001
+__all__ = ["BEST_NAME", "CHECKPOINT_NAME", "TrainResult", "fit", "load_checkpoint", "validate_dataset"]
 
 
 @dataclasses.dataclass
@@ -53,14 +56,16 @@ class TrainResult:
     ``history``: one dict per completed epoch (``epoch`` 1-based, the mean of every logged loss, ``val_loss`` when a
     validation split is used, ``seconds``). ``model_dir``: the ``save_pretrained`` directory (``out_dir/model``).
     ``best_epoch``: with early stopping, the (latest) epoch whose weights were kept, else None; ``best_epochs``: that
-    epoch per class when ClassVAE classes stop one by one. ``stopped_early``: some patience ran out.
+    epoch per class when ClassVAE classes stop one by one. ``stopped_early``: some patience ran out. ``checkpoint``:
+    its path, None when ``keep_checkpoint=False`` removed it. ``disk_bytes``: the size of ``out_dir`` at the end.
     """
 
     model: torch.nn.Module
     history: list[dict[str, float]]
     out_dir: Path
     model_dir: Path
-    checkpoint: Path
+    checkpoint: Path | None
+    disk_bytes: int
     epochs_completed: int
     best_epoch: int | None
     best_epochs: list[int | None] | None
@@ -68,249 +73,6 @@ class TrainResult:
 
 
 # ---- distributed ---------------------------------------------------------------------------------
-@dataclasses.dataclass
-class _Dist:
-    """The process group seen by this process (world 1 without torchrun)."""
-
-    world: int = 1
-    rank: int = 0
-    owns_group: bool = False
-    device: torch.device = torch.device("cpu")  # where collectives run: CUDA for nccl, CPU for gloo
-
-    @property
-    def active(self) -> bool:
-        return self.world > 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    def mean_(self, t: torch.Tensor) -> torch.Tensor:
-        """Average ``t`` over ranks in place (on any device; nccl needs a CUDA copy)."""
-        if self.active:
-            buf = t if t.device == self.device else t.to(self.device)
-            dist.all_reduce(buf, op=dist.ReduceOp.SUM)
-            t.copy_(buf.div_(self.world))
-        return t
-
-    def broadcast_state(self, module: torch.nn.Module, *, params: bool) -> None:
-        """Copy rank 0's buffers (and parameters) to every rank."""
-        if not self.active:
-            return
-        with torch.no_grad():
-            tensors = list(module.buffers()) + (list(module.parameters()) if params else [])
-            for t in tensors:
-                dist.broadcast(t, src=0)
-
-    def barrier(self) -> None:
-        if self.active:
-            dist.barrier()
-
-
-def _setup_distributed(device: torch.device) -> tuple[_Dist, torch.device]:
-    """Join the torchrun process group when RANK/WORLD_SIZE say so (nccl on CUDA, gloo on CPU)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return _Dist(), device
-    if device.type == "cuda":
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        torch.cuda.set_device(device)
-    owns = not dist.is_initialized()
-    if owns:
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    comm = device if dist.get_backend() == "nccl" else torch.device("cpu")
-    return _Dist(world=dist.get_world_size(), rank=dist.get_rank(), owns_group=owns, device=comm), device
-
-
-# ---- data ----------------------------------------------------------------------------------------
-def _check_item(index: int, item: Any, image_shape: tuple[int, ...], num_classes: int) -> int:
-    if not isinstance(item, (tuple, list)) or len(item) != 2:
-        raise ValueError(f"dataset[{index}] must be an (image, label) pair, got {type(item).__name__}")
-    image, label = item
-    if not isinstance(image, torch.Tensor):
-        raise TypeError(f"dataset[{index}] image must be a torch.Tensor (C, H, W), got {type(image).__name__}")
-    if tuple(image.shape) != tuple(image_shape):
-        raise ValueError(f"dataset[{index}] image has shape {tuple(image.shape)} but the model needs {tuple(image_shape)}")
-    if image.dtype != torch.uint8:
-        if not image.dtype.is_floating_point:
-            raise TypeError(f"dataset[{index}] image must be float in [0, 1] or uint8, got dtype {image.dtype}")
-        lo, hi = image.amin().item(), image.amax().item()
-        if not (lo >= 0.0 and hi <= 1.0):
-            raise ValueError(f"dataset[{index}] image must be float in [0, 1], got values in [{lo:.4g}, {hi:.4g}]")
-    if isinstance(label, torch.Tensor):
-        if label.numel() != 1 or label.dtype.is_floating_point or label.dtype == torch.bool:
-            raise ValueError(f"dataset[{index}] label must be an integer, got tensor {label!r}")
-        label = int(label)
-    if isinstance(label, bool) or not isinstance(label, int):
-        raise TypeError(f"dataset[{index}] label must be an int, got {type(label).__name__} {label!r}")
-    if not 0 <= label < num_classes:
-        raise ValueError(f"dataset[{index}] label {label} is outside [0, {num_classes})")
-    return label
-
-
-def validate_dataset(
-    dataset: Dataset, image_shape: tuple[int, int, int], num_classes: int, *, num_workers: int = 0, progress: bool = False
-) -> torch.Tensor:
-    """Check every ``(image, label)`` of ``dataset`` against a model; return the labels as int64 ``(N,)``.
-
-    Images must be ``image_shape`` tensors, float in [0, 1] or uint8; labels ints in ``[0, num_classes)``.
-    Raises ValueError/TypeError naming the first bad index. An unchanged in-memory ``ImageSet`` is checked in one
-    vectorised pass.
-    """
-    from ..data import ImageSet
-
-    try:
-        n = len(dataset)  # type: ignore[arg-type]
-    except TypeError:
-        raise TypeError(f"dataset must be a map-style Dataset with __len__, got {type(dataset).__name__}") from None
-    if n == 0:
-        raise ValueError("dataset is empty: nothing to train on")
-    if isinstance(dataset, ImageSet) and dataset.transform is None:
-        if dataset.image_shape != tuple(image_shape):
-            raise ValueError(f"dataset images have shape {dataset.image_shape} but the model needs {tuple(image_shape)}")
-        if int(dataset.labels.max()) >= num_classes:
-            bad = int((dataset.labels >= num_classes).nonzero()[0])
-            raise ValueError(f"dataset[{bad}] label {int(dataset.labels[bad])} is outside [0, {num_classes})")
-        return dataset.labels.clone()
-    loader = DataLoader(dataset, batch_size=None, shuffle=False, num_workers=num_workers, generator=torch.Generator())
-    labels = [
-        _check_item(i, item, image_shape, num_classes)
-        for i, item in enumerate(tqdm(loader, total=n, desc="checking data", disable=not progress, leave=False))
-    ]
-    return torch.tensor(labels, dtype=torch.int64)
-
-
-class _Batch(NamedTuple):
-    images: torch.Tensor
-    labels: torch.Tensor
-
-
-class _InMemory(Dataset):
-    """Batched view of an unchanged in-memory ImageSet: one uint8 gather per batch instead of N ``__getitem__``.
-
-    Same values as the ImageSet's items once :func:`_to_device_images` has converted them (on the device).
-    """
-
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
-        self.images, self.labels = images, labels
-
-    def __len__(self) -> int:
-        return self.images.shape[0]
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.images[index], self.labels[index]
-
-    def __getitems__(self, indices: list[int]) -> _Batch:
-        idx = torch.as_tensor(indices, dtype=torch.long)
-        return _Batch(self.images[idx], self.labels[idx])
-
-
-def _collate(batch: Any) -> Any:
-    """A ``__getitems__`` batch is already collated; anything else goes through the default collate."""
-    if isinstance(batch, _Batch):
-        return batch
-    return torch.utils.data.default_collate(batch)
-
-
-def _fast_view(dataset: Dataset) -> Dataset:
-    from ..data import ImageSet
-
-    if isinstance(dataset, ImageSet) and dataset.transform is None:
-        return _InMemory(dataset.images, dataset.labels)
-    return dataset
-
-
-def _to_device_images(images: torch.Tensor, device: torch.device) -> torch.Tensor:
-    images = images.to(device, non_blocking=True)
-    if images.dtype == torch.uint8:
-        return images.float().div_(255.0)
-    return images.float()
-
-
-# ---- checkpoint ----------------------------------------------------------------------------------
-def _jsonable(value: Any, where: str) -> Any:
-    try:
-        json.dumps(value)
-    except TypeError:
-        raise TypeError(f"cannot checkpoint {where}: {value!r} is not JSON-serialisable") from None
-    return value
-
-
-def _cpu_copy(t: torch.Tensor) -> torch.Tensor:
-    return t.detach().to("cpu", copy=True).contiguous()
-
-
-def _pack_optimizer(name: str, opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> dict[str, Any]:
-    sd = opt.state_dict()
-    scalars: dict[str, dict[str, Any]] = {}
-    for idx, state in sd["state"].items():
-        for key, value in state.items():
-            if isinstance(value, torch.Tensor):
-                tensors[f"optim/{name}/{idx}/{key}"] = _cpu_copy(value)
-            else:
-                scalars.setdefault(str(idx), {})[key] = _jsonable(value, f"optimizer {name!r} state {key!r}")
-    return {"param_groups": _jsonable(sd["param_groups"], f"optimizer {name!r} param_groups"), "scalars": scalars}
-
-
-def _unpack_optimizer(name: str, opt: torch.optim.Optimizer, packed: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
-    state: dict[int, dict[str, Any]] = {}
-    prefix = f"optim/{name}/"
-    for key, value in tensors.items():
-        if key.startswith(prefix):
-            idx, field = key[len(prefix):].split("/", 1)
-            state.setdefault(int(idx), {})[field] = value
-    for idx, fields in packed["scalars"].items():
-        state.setdefault(int(idx), {}).update(fields)
-    if len(packed["param_groups"]) != len(opt.param_groups):
-        raise ValueError(
-            f"checkpoint optimizer {name!r} has {len(packed['param_groups'])} parameter groups, "
-            f"the objective built {len(opt.param_groups)}"
-        )
-    # JSON turned tuples (e.g. Adam's betas) into lists.
-    groups = [{k: tuple(v) if isinstance(current.get(k), tuple) else v for k, v in saved.items()}
-              for saved, current in zip(packed["param_groups"], opt.param_groups)]
-    opt.load_state_dict({"state": state, "param_groups": groups})
-
-
-def _save_checkpoint(
-    path: Path,
-    model: torch.nn.Module,
-    optimizers: dict[str, torch.optim.Optimizer],
-    scaler: torch.amp.GradScaler,
-    meta: dict[str, Any],
-) -> None:
-    """One safetensors file: model and optimizer tensors, everything else as JSON in the header; atomic."""
-    tensors = {f"model/{k}": _cpu_copy(v) for k, v in model.state_dict().items()}
-    meta = dict(meta)
-    meta["optimizers"] = {name: _pack_optimizer(name, opt, tensors) for name, opt in optimizers.items()}
-    meta["scaler"] = scaler.state_dict() if scaler.is_enabled() else None
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={_META_KEY: json.dumps(meta)})
-
-
-def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Read a training checkpoint: ``(tensors, meta)``; tensors keyed ``model/<name>`` and ``optim/<opt>/<i>/<key>``.
-
-    ``meta`` holds ``epoch`` (completed epochs), ``history``, ``seed`` and the rest of the run's bookkeeping.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            header = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except Exception as e:  # safetensors raises several unrelated types for a damaged file
-        raise ValueError(f"cannot read checkpoint {path} (corrupt or not a safetensors file): {e}") from e
-    if _META_KEY not in header:
-        raise ValueError(f"{path} is not a learnedaug training checkpoint (no {_META_KEY!r} header)")
-    return tensors, json.loads(header[_META_KEY])
-
-
-def _model_state(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
-
-
 # ---- the loop ------------------------------------------------------------------------------------
 def _resolve_amp(amp: bool | str | None, device: torch.device) -> torch.dtype | None:
     if amp is None:
@@ -322,12 +84,6 @@ def _resolve_amp(amp: bool | str | None, device: torch.device) -> torch.dtype | 
     if amp == "fp16":
         return torch.float16
     raise ValueError(f"amp must be None, True, False, 'bf16' or 'fp16', got {amp!r}")
-
-
-def _check_positive_int(**values: Any) -> None:
-    for name, v in values.items():
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive int, got {v!r}")
 
 
 def _epoch_seeds(seed: int, epoch: int, rank: int) -> tuple[int, int, int]:
@@ -358,7 +114,7 @@ def _make_step(
     model: torch.nn.Module,
     optimizers: dict[str, torch.optim.Optimizer],
     scaler: torch.amp.GradScaler,
-    ddp: _Dist,
+    ddp: Dist,
     device_type: str,
     grad_clip: float | None,
     pos: _Position,
@@ -406,7 +162,7 @@ def _compile_in_place(model: torch.nn.Module) -> None:
 
 
 def _validate(model, objective, loader: DataLoader, device: torch.device, autocast: Callable[[], Any],
-              ddp: _Dist, per_class: bool) -> tuple[float, list[float] | None]:
+              ddp: Dist, per_class: bool) -> tuple[float, list[float] | None]:
     """Mean validation loss per image (averaged over ranks) and, with ``per_class``, each class's mean (NaN if absent).
 
     Per-class values come from ``objective.per_class_validation_loss``; otherwise ``objective.validation_loss``.
@@ -419,7 +175,7 @@ def _validate(model, objective, loader: DataLoader, device: torch.device, autoca
     try:
         with torch.no_grad(), autocast():
             for images, labels in loader:
-                x, y = _to_device_images(images, device), labels.to(device)
+                x, y = to_device_images(images, device), labels.to(device)
                 n = y.shape[0]
                 if per_class:
                     c = torch.bincount(labels, minlength=k).double()
@@ -439,56 +195,13 @@ def _validate(model, objective, loader: DataLoader, device: torch.device, autoca
     return mean, ((sums[:k] / counts).tolist() if per_class else None)  # 0/0 -> NaN: class not in the split
 
 
-class _EarlyStopping:
-    """Patience on the validation loss, for the whole model or per class (ClassVAE: each class VAE stops alone).
-
-    Slot ``i`` is the whole model, or class ``i``. A class without validation images (NaN loss) counts as improving,
-    so it trains for every epoch and keeps its last weights.
-    """
-
-    def __init__(self, patience: int, slots: int) -> None:
-        self.patience = patience
-        self.best: list[float | None] = [None] * slots
-        self.best_epoch: list[int | None] = [None] * slots
-        self.bad: list[int] = [0] * slots
-        self.stopped: list[bool] = [False] * slots
-
-    def state(self) -> dict[str, Any]:
-        return {"best": self.best, "best_epoch": self.best_epoch, "bad": self.bad, "stopped": self.stopped}
-
-    def load(self, state: dict[str, Any]) -> None:
-        if len(state["best"]) != len(self.best):
-            raise ValueError(f"checkpoint tracks {len(state['best'])} early-stopping slots, this run {len(self.best)}")
-        self.best, self.best_epoch, self.bad, self.stopped = state["best"], state["best_epoch"], state["bad"], state["stopped"]
-
-    @property
-    def done(self) -> bool:
-        return all(self.stopped)
-
-    def update(self, losses: list[float], epoch: int) -> list[int]:
-        """Record one epoch's losses; return the slots that improved (their weights should be kept)."""
-        improved = []
-        for i, loss in enumerate(losses):
-            if self.stopped[i]:
-                continue
-            if math.isnan(loss) or self.best[i] is None or loss < self.best[i]:
-                if not math.isnan(loss):
-                    self.best[i] = loss
-                self.best_epoch[i], self.bad[i] = epoch, 0
-                improved.append(i)
-            else:
-                self.bad[i] += 1
-                self.stopped[i] = self.bad[i] >= self.patience
-        return improved
-
-
 def fit(
     model: torch.nn.Module,
     dataset: Dataset,
     *,
-    epochs: int,
-    batch_size: int,
     out_dir: str | os.PathLike,
+    epochs: int | None = None,
+    batch_size: int | None = None,
     objective: Any = None,
     val_fraction: float | None = None,
     patience: int | None = None,
@@ -502,15 +215,20 @@ def fit(
     sample_every: int = 1,
     checkpoint_every: int = 1,
     grad_clip: float | None = None,
+    keep_checkpoint: bool = True,
+    optimizer_state: bool = True,
+    export_dtype: torch.dtype | None = None,
 ) -> TrainResult:
     """Train ``model`` on ``dataset`` with ``objective``; write checkpoints, PNG reports and the final model.
 
     ``dataset``: map-style, items ``(image (C, H, W) float in [0, 1] or uint8, label int)``; checked in full before
-    training. ``batch_size`` is per process; an epoch is the full batches of the (shuffled) data, or one batch if
-    the data is smaller. ``objective``: default ``objective_for(model)``.
-    ``val_fraction``: stratified hold-out whose loss is logged each epoch (default 0.15 for ClassVAE, else 0).
-    ``patience``: stop after that many epochs without a better validation loss and keep the best weights (default
-    10 for ClassVAE, where each class VAE stops on its own; otherwise None = no early stopping).
+    training. ``objective``: default ``objective_for(model)``. ``epochs``, ``batch_size``, ``val_fraction`` and
+    ``patience`` default to the objective's :class:`~learnedaug.train.objectives.Recipe` (the family's paper values,
+    e.g. ClassVAE: batch 8, 200 epochs, a 15 % validation split, patience 10); an objective without a recipe needs
+    ``epochs`` and ``batch_size``, and trains without validation or early stopping unless told.
+    ``batch_size`` is per process; an epoch is the full batches of the (shuffled) data, or one batch if the data is
+    smaller. ``patience``: stop after that many epochs without a better validation loss and keep the best weights
+    (per class where the model and objective support it: each ClassVAE class stops on its own).
     ``device``: default the model's. ``amp``: None = bf16 autocast on CUDA, off on CPU; True/"bf16"; "fp16" (with a
     GradScaler); False. ``compile``: ``nn.Module.compile`` each top-level submodule. ``sample_every``: epochs
     between the PNG reports (sample grid, loss curve; always after the last epoch; 0 = never). ``checkpoint_every``:
@@ -518,34 +236,45 @@ def fit(
     because every epoch is re-seeded from (seed, epoch) it still repeats the uninterrupted run. ``grad_clip``: max
     gradient norm per optimizer step.
 
+    What stays on disk: ``keep_checkpoint=False`` deletes the checkpoint once the run has finished (it protects the
+    run while it trains; keep it to extend the run later with ``resume``). ``optimizer_state=False`` writes
+    checkpoints without optimizer state (about a half / a third the size for RMSprop / Adam); resuming from one then
+    restarts the optimizers and is no longer bit-exact (a warning says so). ``export_dtype`` (e.g. torch.float16)
+    stores ``model/`` in that precision (loading casts back to float32).
+
     Under ``torchrun`` (RANK/WORLD_SIZE set) every rank calls this with the same arguments; gradients are averaged
     over ranks, BatchNorm buffers are copied from rank 0 after each epoch and rank 0 writes the files.
 
-    Writes into ``out_dir``: ``checkpoint.safetensors`` (after every epoch, atomic), ``history.json``, ``loss.png``,
-    ``samples/epoch_XXX.png``, ``best.safetensors`` (early stopping) and ``model/`` (``save_pretrained``).
-    ``resume=True`` continues from ``checkpoint.safetensors`` (starting fresh if there is none); without it an
-    existing checkpoint is an error rather than silently overwritten.
+    Writes into ``out_dir``: ``checkpoint.safetensors`` (atomic), ``history.json``, ``loss.png``,
+    ``samples/epoch_XXX.png`` and ``model/`` (``save_pretrained``); while early stopping runs also
+    ``best.safetensors``, removed at the end when ``model/`` holds the same weights in float32. ``resume=True``
+    continues from ``checkpoint.safetensors`` (starting fresh if there is none); without it an existing checkpoint
+    is an error rather than silently overwritten.
     """
-    _check_positive_int(epochs=epochs, batch_size=batch_size)
-    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
-        raise ValueError(f"num_workers must be an int >= 0, got {num_workers!r}")
-    if isinstance(sample_every, bool) or not isinstance(sample_every, int) or sample_every < 0:
-        raise ValueError(f"sample_every must be an int >= 0, got {sample_every!r}")
-    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 1:
-        raise ValueError(f"checkpoint_every must be an int >= 1, got {checkpoint_every!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    if objective is None:
+        objective = objective_for(model)
+    recipe = getattr(objective, "recipe", None)
+    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if value is None and recipe is None:
+            raise ValueError(f"{name} is required: objective {type(objective).__name__} has no recipe of defaults")
+    epochs = check_int(epochs if epochs is not None else recipe.epochs, "epochs")
+    batch_size = check_int(batch_size if batch_size is not None else recipe.batch_size, "batch_size")
+    check_int(num_workers, "num_workers", min=0)
+    check_int(sample_every, "sample_every", min=0)
+    check_int(checkpoint_every, "checkpoint_every")
+    check_int(seed, "seed", min=None)
     if grad_clip is not None and not grad_clip > 0:
         raise ValueError(f"grad_clip must be > 0 or None, got {grad_clip!r}")
-    family = getattr(model, "family", type(model).__name__)
+    if export_dtype is not None and not (isinstance(export_dtype, torch.dtype) and export_dtype.is_floating_point):
+        raise TypeError(f"export_dtype must be a floating torch.dtype such as torch.float16, got {export_dtype!r}")
     if val_fraction is None:
-        val_fraction = CLASSVAE_VAL_FRACTION if family == "classvae" else 0.0
+        val_fraction = recipe.val_fraction if recipe is not None else 0.0
     if not 0.0 <= float(val_fraction) < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
-    if patience is None and family == "classvae" and val_fraction > 0:
-        patience = DEFAULT_PATIENCE
+    if patience is None and recipe is not None and val_fraction > 0:
+        patience = recipe.patience
     if patience is not None:
-        _check_positive_int(patience=patience)
+        check_int(patience, "patience")
         if not val_fraction > 0:
             raise ValueError(f"patience={patience} needs a validation split: set val_fraction > 0")
 
@@ -559,7 +288,7 @@ def fit(
     with torch.random.fork_rng(devices=[]):  # random dataset transforms must not advance the caller's RNG
         labels = validate_dataset(dataset, tuple(model.image_shape), int(model.num_classes), num_workers=num_workers,
                                   progress=progress)
-    ddp, device = _setup_distributed(device)
+    ddp, device = setup_distributed(device)
     rng_devices = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
     try:
         with torch.random.fork_rng(devices=rng_devices):
@@ -568,27 +297,18 @@ def fit(
                 objective=objective, epochs=epochs, batch_size=batch_size, val_fraction=float(val_fraction),
                 patience=patience, seed=seed, resume=resume, compile=compile, num_workers=num_workers,
                 progress=progress, sample_every=sample_every, checkpoint_every=checkpoint_every, grad_clip=grad_clip,
-                family=family,
+                keep_checkpoint=keep_checkpoint, optimizer_state=optimizer_state, export_dtype=export_dtype,
             )
     finally:
         if ddp.owns_group:
             dist.destroy_process_group()
 
 
-def _per_class_stopping(model, objective) -> bool:
-    """ClassVAE-style models whose objective can mask stopped classes: early stopping runs per class."""
-    return all(hasattr(o, a) for o, a in (
-        (model, "copy_classes_from"), (objective, "per_class_validation_loss"), (objective, "active_classes")))
-
-
-def _fit(model, dataset, labels, ddp: _Dist, device, amp_dtype, out_dir: Path, ckpt_path: Path, *, objective, epochs,
+def _fit(model, dataset, labels, ddp: Dist, device, amp_dtype, out_dir: Path, ckpt_path: Path, *, objective, epochs,
          batch_size, val_fraction, patience, seed, resume, compile, num_workers, progress, sample_every, checkpoint_every,
-         grad_clip, family) -> TrainResult:
+         grad_clip, keep_checkpoint, optimizer_state, export_dtype) -> TrainResult:
+    family = getattr(model, "family", type(model).__name__)
     model.to(device)
-    if objective is None:
-        from .objectives import objective_for
-
-        objective = objective_for(model)
     if compile:
         _compile_in_place(model)
     optimizers = objective.configure_optimizers(model)
@@ -598,28 +318,28 @@ def _fit(model, dataset, labels, ddp: _Dist, device, amp_dtype, out_dir: Path, c
         return torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext()
 
     # Validation split and data order: functions of the seed only.
-    dataset = _fast_view(dataset)
+    dataset = fast_view(dataset)
     if val_fraction > 0:
         from ..data import stratified_split
 
         train_idx, val_idx = stratified_split(labels, val_fraction, seed=seed)
         train_set: Dataset = Subset(dataset, train_idx.tolist())
         val_loader = DataLoader(Subset(dataset, val_idx.tolist()), batch_size=batch_size, num_workers=num_workers,
-                                collate_fn=_collate)
+                                collate_fn=collate)
     else:
         train_set, val_loader = dataset, None
     sampler = DistributedSampler(train_set, num_replicas=ddp.world, rank=ddp.rank, shuffle=True, seed=seed)
     loader_gen = torch.Generator()
     loader = DataLoader(
-        train_set, batch_size=batch_size, sampler=sampler, num_workers=num_workers, generator=loader_gen, collate_fn=_collate,
+        train_set, batch_size=batch_size, sampler=sampler, num_workers=num_workers, generator=loader_gen, collate_fn=collate,
         drop_last=len(sampler) >= batch_size,  # full batches only, unless the whole shard is smaller than one batch
         pin_memory=device.type == "cuda",
     )
     fingerprint = {"family": family, "dataset_size": len(labels), "seed": seed, "val_fraction": val_fraction}
 
     # State carried across epochs (and checkpoints).
-    per_class = patience is not None and _per_class_stopping(model, objective)
-    stopper = _EarlyStopping(patience, int(model.num_classes) if per_class else 1) if patience is not None else None
+    per_class = patience is not None and per_class_stopping(model, objective)
+    stopper = EarlyStopping(patience, int(model.num_classes) if per_class else 1) if patience is not None else None
     best: dict[str, torch.Tensor] | None = None  # CPU copy of the kept weights (early stopping)
     start_epoch, history = 0, []
     if resume and ckpt_path.exists():
@@ -627,17 +347,21 @@ def _fit(model, dataset, labels, ddp: _Dist, device, amp_dtype, out_dir: Path, c
         for key, value in fingerprint.items():
             if meta.get(key) != value:
                 raise ValueError(f"cannot resume {ckpt_path}: it was trained with {key}={meta.get(key)!r}, this run has {key}={value!r}")
-        if sorted(meta["optimizers"]) != sorted(optimizers):
+        model.load_state_dict(model_state(tensors))
+        if meta["optimizers"] is None:
+            warnings.warn(f"{ckpt_path} holds no optimizer state (optimizer_state=False): the optimizers restart, "
+                          "so the resumed run will not repeat an uninterrupted one exactly", stacklevel=3)
+        elif sorted(meta["optimizers"]) != sorted(optimizers):
             raise ValueError(f"cannot resume {ckpt_path}: it holds optimizers {sorted(meta['optimizers'])}, the objective built {sorted(optimizers)}")
-        model.load_state_dict(_model_state(tensors))
-        for name, opt in optimizers.items():
-            _unpack_optimizer(name, opt, meta["optimizers"][name], tensors)
+        else:
+            for name, opt in optimizers.items():
+                unpack_optimizer(name, opt, meta["optimizers"][name], tensors)
         if meta["scaler"] is not None and scaler.is_enabled():
             scaler.load_state_dict(meta["scaler"])
         start_epoch, history = meta["epoch"], meta["history"]
         if stopper is not None and meta["early_stopping"] is not None:
             stopper.load(meta["early_stopping"])
-            best = _model_state(load_file(out_dir / BEST_NAME))
+            best = _load_best(out_dir)
     if per_class:
         objective.active_classes = torch.tensor([not s for s in stopper.stopped], device=device)
     ddp.broadcast_state(model, params=True)  # identical start on every rank
@@ -662,7 +386,7 @@ def _fit(model, dataset, labels, ddp: _Dist, device, amp_dtype, out_dir: Path, c
             pos.epoch = epoch + 1
             sums: dict[str, float] = {}
             for pos.step, (images, batch_labels) in enumerate(loader, start=1):
-                x, y = _to_device_images(images, device), batch_labels.to(device, non_blocking=True)
+                x, y = to_device_images(images, device), batch_labels.to(device, non_blocking=True)
                 with autocast():
                     losses = objective.training_step(model, x, y, step, generator=train_gen)
                 for name, value in losses.items():
@@ -683,7 +407,7 @@ def _fit(model, dataset, labels, ddp: _Dist, device, amp_dtype, out_dir: Path, c
                 if stopper is not None:
                     improved = stopper.update(class_losses if per_class else [row["val_loss"]], epoch + 1)
                     if improved:
-                        best = _keep_best(model, best, improved if per_class else None)
+                        best = keep_best(model, best, improved if per_class else None)
                         if ddp.is_main:
                             with atomic_path(out_dir / BEST_NAME) as tmp:
                                 save_file({f"model/{k}": v for k, v in best.items()}, str(tmp))
@@ -694,10 +418,10 @@ def _fit(model, dataset, labels, ddp: _Dist, device, amp_dtype, out_dir: Path, c
             finished = epoch + 1 == end_epoch or (stopper is not None and stopper.done)
             save_now = (epoch + 1) % checkpoint_every == 0 or finished
             if ddp.is_main and save_now:
-                meta = {"version": _CHECKPOINT_VERSION, **fingerprint, "epoch": epoch + 1, "epochs": epochs,
+                meta = {"version": CHECKPOINT_VERSION, **fingerprint, "epoch": epoch + 1, "epochs": epochs,
                         "batch_size": batch_size, "world_size": ddp.world, "history": history,
                         "early_stopping": stopper.state() if stopper is not None else None}
-                _save_checkpoint(ckpt_path, model, optimizers, scaler, meta)
+                save_checkpoint(ckpt_path, model, optimizers if optimizer_state else None, scaler, meta)
                 atomic_write_text(out_dir / HISTORY_NAME, json.dumps(history, indent=1))
             if ddp.is_main and sample_every and ((epoch + 1) % sample_every == 0 or finished):
                 save_loss_curve(history, out_dir / LOSS_PLOT_NAME, title=f"{family} training")
@@ -712,23 +436,34 @@ def _fit(model, dataset, labels, ddp: _Dist, device, amp_dtype, out_dir: Path, c
         model.load_state_dict(best)
     model_dir = out_dir / MODEL_DIRNAME
     if ddp.is_main:
-        model.save_pretrained(model_dir)
+        model.save_pretrained(model_dir, dtype=export_dtype)
+        if export_dtype in (None, torch.float32):  # model/ now holds the kept weights exactly
+            (out_dir / BEST_NAME).unlink(missing_ok=True)
+        if not keep_checkpoint:
+            ckpt_path.unlink(missing_ok=True)
+            (out_dir / BEST_NAME).unlink(missing_ok=True)
     ddp.barrier()
     kept = [e for e in stopper.best_epoch if e is not None] if stopper is not None else []
     return TrainResult(
-        model=model, history=history, out_dir=out_dir, model_dir=model_dir, checkpoint=ckpt_path,
+        model=model, history=history, out_dir=out_dir, model_dir=model_dir,
+        checkpoint=ckpt_path if keep_checkpoint else None, disk_bytes=_folder_bytes(out_dir),
         epochs_completed=len(history), best_epoch=max(kept) if kept else None,
         best_epochs=list(stopper.best_epoch) if per_class else None,
         stopped_early=stopper is not None and any(stopper.stopped),
     )
 
 
-def _keep_best(model: torch.nn.Module, best: dict[str, torch.Tensor] | None, classes: list[int] | None) -> dict[str, torch.Tensor]:
-    """CPU copy of the weights to keep: the whole model, or (``classes``) only those classes' rows of a stacked model."""
-    state = model.state_dict()
-    if best is None or classes is None:
-        return {k: _cpu_copy(v) for k, v in state.items()}
-    index = torch.tensor(classes, dtype=torch.long)
-    for k, v in state.items():
-        best[k][index] = v.detach()[index.to(v.device)].cpu()
-    return best
+def _load_best(out_dir: Path) -> dict[str, torch.Tensor]:
+    """The kept weights of an early-stopping run: ``best.safetensors``, or the finished run's float32 ``model/``."""
+    from ..models.base import WEIGHTS_NAME
+
+    if (out_dir / BEST_NAME).is_file():
+        return model_state(load_file(out_dir / BEST_NAME))
+    if (out_dir / MODEL_DIRNAME / WEIGHTS_NAME).is_file():
+        return load_file(out_dir / MODEL_DIRNAME / WEIGHTS_NAME)
+    raise FileNotFoundError(f"cannot resume early stopping in {out_dir}: neither {BEST_NAME} nor {MODEL_DIRNAME}/ holds "
+                            "the kept weights; start a fresh run in another out_dir")
+
+
+def _folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())

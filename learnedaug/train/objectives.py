@@ -9,7 +9,11 @@ The training loop owns data, devices, AMP, DDP and checkpoints; an objective own
         # ``step(name, loss)`` once per optimizer update (the loop does backward, all-reduce, optimizer step, zero_grad)
     objective.validation_loss(model, images, labels) -> float       # mean per-image loss, for early stopping
 
-- :class:`ELBO` (CDCVAE, ClassVAE): reconstruction NLL (BCE or Gaussian, summed over pixels) + beta * KL.
+Each objective also carries its family's :class:`Recipe` (batch size, epochs, validation share, patience: the
+papers' values), which :func:`~learnedaug.train.fit` and ``learnedaug train`` use where they are not told otherwise.
+
+- :class:`ELBO` (CDCVAE): reconstruction NLL (BCE or Gaussian, summed over pixels) + beta * KL.
+- :class:`ClassELBO` (ClassVAE): the ELBO with RMSprop and per-class early stopping on a validation split.
 - :class:`DenoisingELBO` (DenoisingVAE): the same with ``augment(images)`` as encoder input, the original as target.
 - :class:`GANObjective` (CDCGAN): non-saturating or hinge loss, discriminator step then generator step.
 """
@@ -33,8 +37,22 @@ from ..models.nets import VariationalModel
 StepFn = Callable[[str, torch.Tensor], None]
 
 
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """A family's training defaults. ``val_fraction``: stratified validation share; ``patience``: early-stopping
+    patience in epochs (None: train every epoch)."""
+
+    batch_size: int
+    epochs: int
+    val_fraction: float = 0.0
+    patience: int | None = None
+
+
 @runtime_checkable
 class Objective(Protocol):
+    """What :func:`~learnedaug.train.fit` drives. An optional ``recipe`` attribute (:class:`Recipe`) supplies the
+    defaults for ``epochs``, ``batch_size``, ``val_fraction`` and ``patience``."""
+
     name: str
 
     def configure_optimizers(self, model: GenerativeModel) -> dict[str, torch.optim.Optimizer]: ...
@@ -83,8 +101,7 @@ class ELBO:
     """Negative ELBO per image: ``nll(decode(z), x) + beta * KL(q(z|x) || N(0, I))``, z by reparameterisation.
 
     ``training_step`` minimises its batch mean under optimizer ``"vae"``; logs ``loss``, ``recon``, ``kl``.
-    Optimizer by family unless ``lr`` is given: CDCVAE Adam(2e-4, betas (0.5, 0.999)) like the CDCGAN paper's,
-    ClassVAE RMSprop(1e-3, alpha 0.9) = Keras defaults used by the class-VAE paper.
+    Adam(2e-4, betas (0.5, 0.999)) like the CDCGAN paper's unless ``lr`` is given; 500 epochs of batch 64 (paper).
 
     ``active_classes``: optional bool mask (num_classes,); images of inactive classes contribute no loss, so with
     ClassVAE + RMSprop (no momentum) a stopped class's VAE does not change - per-class early stopping. See
@@ -92,6 +109,7 @@ class ELBO:
     """
 
     name: ClassVar[str] = "elbo"
+    recipe: ClassVar[Recipe] = Recipe(batch_size=64, epochs=500)
     beta: float = 1.0
     lr: float | None = None
     active_classes: torch.Tensor | None = None
@@ -106,8 +124,6 @@ class ELBO:
 
     def configure_optimizers(self, model: GenerativeModel) -> dict[str, torch.optim.Optimizer]:
         self._check_model(model)
-        if model.family == "classvae":
-            return {"vae": torch.optim.RMSprop(model.parameters(), lr=self.lr or 1e-3, alpha=0.9)}
         return {"vae": torch.optim.Adam(model.parameters(), lr=self.lr or 2e-4, betas=(0.5, 0.999))}
 
     def encoder_input(self, model: VariationalModel, images: torch.Tensor) -> torch.Tensor:
@@ -186,6 +202,19 @@ def default_augment() -> Callable[[torch.Tensor], torch.Tensor]:
 
 
 @dataclasses.dataclass
+class ClassELBO(ELBO):
+    """The ELBO as the class-VAE paper trains it: RMSprop(1e-3, alpha 0.9) (Keras defaults) unless ``lr``, batch 8,
+    at most 200 epochs, an 85/15 split and patience 10, each class VAE stopping on its own."""
+
+    name: ClassVar[str] = "class_elbo"
+    recipe: ClassVar[Recipe] = Recipe(batch_size=8, epochs=200, val_fraction=0.15, patience=10)
+
+    def configure_optimizers(self, model: GenerativeModel) -> dict[str, torch.optim.Optimizer]:
+        self._check_model(model)
+        return {"vae": torch.optim.RMSprop(model.parameters(), lr=self.lr or 1e-3, alpha=0.9)}
+
+
+@dataclasses.dataclass
 class DenoisingELBO(ELBO):
     """ELBO with ``augment(images)`` as encoder input and the original images as reconstruction target.
 
@@ -196,6 +225,7 @@ class DenoisingELBO(ELBO):
     """
 
     name: ClassVar[str] = "denoising_elbo"
+    recipe: ClassVar[Recipe] = Recipe(batch_size=64, epochs=100)
     augment: Callable[[torch.Tensor], torch.Tensor] | None = None
     validation_augment: Callable[[torch.Tensor], torch.Tensor] | None = None
 
@@ -248,11 +278,13 @@ class GANObjective:
     """Conditional GAN training: one discriminator update (``"d"``) then one generator update (``"g"``) per batch.
 
     ``loss`` None -> the model config's ("nonsaturating" or "hinge"). Adam(lr 2e-4, betas (0.5, 0.999)) for both,
-    as in the CDCGAN paper. Fakes are conditioned on the batch's own labels; z is drawn from ``generator``.
+    as in the CDCGAN paper, 500 epochs of batch 64. Fakes are conditioned on the batch's own labels; z is drawn from
+    ``generator``.
     Logs ``d``, ``g``, and the discriminator's mean logits ``d_real`` / ``d_fake``.
     """
 
     name: ClassVar[str] = "gan"
+    recipe: ClassVar[Recipe] = Recipe(batch_size=64, epochs=500)
     loss: str | None = None
     lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
@@ -328,7 +360,14 @@ class GANObjective:
 
 
 # ---- dispatch ----------------------------------------------------------------------------------
-_OBJECTIVES: dict[str, type] = {"cdcvae": ELBO, "classvae": ELBO, "dvae": DenoisingELBO, "cdcgan": GANObjective}
+_OBJECTIVES: dict[str, type] = {"cdcvae": ELBO, "classvae": ClassELBO, "dvae": DenoisingELBO, "cdcgan": GANObjective}
+
+
+def recipe_for(family: str) -> Recipe:
+    """The training defaults of a generator family (``"cdcvae"``, ``"classvae"``, ``"dvae"``, ``"cdcgan"``)."""
+    if family not in _OBJECTIVES:
+        raise ValueError(f"no objective for model family {family!r}; known: {sorted(_OBJECTIVES)}")
+    return _OBJECTIVES[family].recipe
 
 
 def objective_for(model: GenerativeModel, **options: Any) -> Objective:

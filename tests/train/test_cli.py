@@ -160,3 +160,51 @@ def test_init_fine_tunes_a_saved_model(tmp_path, capsys):
     assert train("cdcvae", "--data", str(data), "--epochs", "1", "--batch-size", "8", "--out", str(tmp_path / "y"),
                  "--init", str(base / "model"), "--set", "fc_dim=8", "--no-progress") == 2
     assert "drop --set" in capsys.readouterr().err
+
+
+def test_defaults_and_disk_options_reach_fit(tmp_path, monkeypatch, capsys):
+    """Without --epochs/--batch-size fit gets None (the family recipe fills them); the disk flags map one to one."""
+    data = write_npz(tmp_path / "d.npz", n=12)
+    seen = {}
+
+    def fake_fit(model, dataset, **kw):
+        seen.update(kw)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr("learnedaug.train.loop.fit", fake_fit)
+    assert train("classvae", "--data", str(data), "--out", str(tmp_path / "o"), "--no-progress") == 2
+    assert seen["epochs"] is None and seen["batch_size"] is None
+    assert seen["keep_checkpoint"] and seen["optimizer_state"] and seen["export_dtype"] is None
+    assert train("classvae", "--data", str(data), "--out", str(tmp_path / "o"), "--no-progress",
+                 "--no-checkpoint", "--no-optimizer-state", "--fp16") == 2
+    assert not seen["keep_checkpoint"] and not seen["optimizer_state"] and seen["export_dtype"] == torch.float16
+
+
+def test_help_shows_family_defaults(capsys):
+    with pytest.raises(SystemExit):
+        train("--help")
+    out = " ".join(capsys.readouterr().out.split())
+    assert "classvae 8" in out and "cdcvae 500" in out and "classvae 0.15" in out and "--no-optimizer-state" in out
+
+
+def test_lean_run_prints_sizes_and_keeps_less(tmp_path, capsys):
+    data = write_npz(tmp_path / "d.npz", n=12)
+    args = ["cdcvae", "--data", str(data), "--epochs", "1", "--batch-size", "4", "--sample-every", "0", *SMALL]
+    assert train(*args, "--out", str(tmp_path / "full")) == 0
+    full = capsys.readouterr().out
+    assert "run folder:" in full and "MB in all" in full and "checkpoint:" in full
+    assert train(*args, "--out", str(tmp_path / "lean"), "--no-checkpoint", "--fp16") == 0
+    lean = capsys.readouterr().out
+    assert "checkpoint:" not in lean and not (tmp_path / "lean" / "checkpoint.safetensors").exists()
+    size = lambda d: sum(p.stat().st_size for p in d.rglob("*") if p.is_file())  # noqa: E731
+    assert size(tmp_path / "lean") < size(tmp_path / "full") / 2
+    mode = (tmp_path / "lean" / "model" / "model.safetensors").stat().st_mode & 0o777
+    assert mode == 0o666 & ~_umask()  # ordinary permissions, not safetensors' 0600
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -22,7 +22,8 @@ from learnedaug._random import randn
 from learnedaug.data import ImageSet
 from learnedaug.models.base import GenerativeModel, ModelConfig
 from learnedaug.train import fit, load_checkpoint
-from learnedaug.train.loop import BEST_NAME, CHECKPOINT_NAME
+from learnedaug.train.loop import BEST_NAME, CHECKPOINT_NAME, MODEL_DIRNAME
+from learnedaug.train.objectives import Recipe
 
 
 # ---- a tiny model and objective following the library's contracts --------------------------------
@@ -242,23 +243,63 @@ def test_early_stopping_keeps_best_epoch(tmp_path):
     result = run(tmp_path, epochs=10, objective=ScriptedValidation(values), val_fraction=0.25, patience=2)
     assert [row["val_loss"] for row in result.history] == [5.0, 3.0, 4.0, 4.5]
     assert result.stopped_early and result.best_epoch == 2 and result.epochs_completed == 4
-    best = {k[len("model/"):]: v for k, v in load_file(result.out_dir / BEST_NAME).items()}
-    assert states_equal(result.model.state_dict(), best)
+    best = run(tmp_path, "two", epochs=2, objective=ScriptedValidation(values[:4]), val_fraction=0.25).model.state_dict()
+    assert states_equal(result.model.state_dict(), best)  # epoch 2's weights, not epoch 4's
     assert states_equal(GenerativeModel.from_pretrained(result.model_dir).state_dict(), best)
-    # A stopped run does not train further when resumed.
+    assert not (result.out_dir / BEST_NAME).exists()  # model/ holds the same weights in float32
+    # A stopped run does not train further when resumed; the kept weights come back from model/.
     again = run(tmp_path, epochs=10, objective=ScriptedValidation([]), val_fraction=0.25, patience=2, resume=True)
     assert again.epochs_completed == 4 and states_equal(again.model.state_dict(), best)
 
 
-def test_classvae_family_defaults_to_validation_split(tmp_path):
-    class FakeClassVAE(TinyVAE):
-        family = "classvae_like_test"
+def test_interrupted_early_stopping_run_resumes_from_best_file(tmp_path):
+    """Before the run has finished, best.safetensors holds the kept weights; a resume reads them from there."""
+    values = [5.0, 5.0, 3.0, 3.0, 4.0, 4.0, 4.5, 4.5, 9.0, 9.0]
+    straight = run(tmp_path, "straight", epochs=10, objective=ScriptedValidation(values), val_fraction=0.25, patience=2)
+    run(tmp_path, "cut", epochs=3, objective=ScriptedValidation(values[:6]), val_fraction=0.25, patience=2)
+    (tmp_path / "cut" / MODEL_DIRNAME).rename(tmp_path / "elsewhere")  # as if the process died before the export
+    assert (tmp_path / "cut" / BEST_NAME).exists() is False  # the finished 3-epoch run already folded it into model/
+    run(tmp_path, "cut2", epochs=3, objective=ScriptedValidation(values[:6]), val_fraction=0.25, patience=2,
+        export_dtype=torch.float16)
+    assert (tmp_path / "cut2" / BEST_NAME).exists()  # a float16 model/ is not exact: the float32 file stays
+    resumed = run(tmp_path, "cut2", epochs=10, objective=ScriptedValidation(values[6:]), val_fraction=0.25, patience=2,
+                  resume=True)
+    assert resumed.best_epoch == 2 and states_equal(resumed.model.state_dict(), straight.model.state_dict())
+    with pytest.raises(FileNotFoundError, match="kept weights"):
+        run(tmp_path, "cut", epochs=10, objective=ScriptedValidation([]), val_fraction=0.25, patience=2, resume=True)
 
-    model = FakeClassVAE(TinyConfig(num_classes=3, image_shape=(1, 6, 6)))
-    model.family = "classvae"  # instance attribute: the loop keys its defaults on model.family
-    result = run(tmp_path, epochs=1, model=model)
-    assert "val_loss" in result.history[0]
-    assert "val_loss" not in run(tmp_path, "plain", epochs=1).history[0]
+
+def test_defaults_come_from_the_objective_recipe(tmp_path):
+    class WithRecipe(TinyELBO):
+        recipe = Recipe(batch_size=4, epochs=2, val_fraction=0.25, patience=None)
+
+    result = fit(tiny_model(), Blobs(), out_dir=tmp_path / "r", objective=WithRecipe(), progress=False, sample_every=0)
+    assert result.epochs_completed == 2 and "val_loss" in result.history[0]
+    assert load_checkpoint(result.checkpoint)[1]["batch_size"] == 4
+    assert "val_loss" not in run(tmp_path, "plain", epochs=1).history[0]  # TinyELBO: no recipe, no split
+    with pytest.raises(ValueError, match="epochs is required"):
+        fit(tiny_model(), Blobs(), out_dir=tmp_path / "x", objective=TinyELBO(), batch_size=8, progress=False)
+
+
+def test_what_stays_on_disk(tmp_path):
+    from learnedaug.models.base import WEIGHTS_NAME
+
+    full = run(tmp_path, "full", epochs=1)
+    lean = run(tmp_path, "lean", epochs=1, optimizer_state=False, export_dtype=torch.float16)
+    assert load_checkpoint(lean.checkpoint)[1]["optimizers"] is None
+    assert lean.checkpoint.stat().st_size < full.checkpoint.stat().st_size
+    half = load_file(lean.model_dir / WEIGHTS_NAME)
+    assert all(v.dtype == torch.float16 for v in half.values() if v.is_floating_point())
+    assert states_equal(GenerativeModel.from_pretrained(lean.model_dir).state_dict(),
+                        {k: v.half().float() if v.is_floating_point() else v for k, v in full.model.state_dict().items()})
+    gone = run(tmp_path, "gone", epochs=1, keep_checkpoint=False)
+    assert gone.checkpoint is None and not (tmp_path / "gone" / CHECKPOINT_NAME).exists()
+    assert gone.disk_bytes == sum(p.stat().st_size for p in (tmp_path / "gone").rglob("*") if p.is_file())
+    assert gone.disk_bytes < full.disk_bytes
+    with pytest.warns(UserWarning, match="no optimizer state"):
+        run(tmp_path, "lean", epochs=2, optimizer_state=False, resume=True)
+    with pytest.raises(TypeError, match="export_dtype"):
+        run(tmp_path, "bad", epochs=1, export_dtype=torch.int8)
 
 
 # ---- input validation ------------------------------------------------------------------------------
@@ -308,8 +349,8 @@ def test_imageset_with_wrong_shape_or_classes_rejected(tmp_path):
 @pytest.mark.parametrize(
     "kw, match",
     [
-        ({"epochs": 0}, "epochs must be a positive int"),
-        ({"batch_size": 0}, "batch_size must be a positive int"),
+        ({"epochs": 0}, "epochs must be an int in \\[1, inf\\]"),
+        ({"batch_size": 0}, "batch_size must be an int in \\[1, inf\\]"),
         ({"amp": "fp8"}, "amp must be"),
         ({"val_fraction": 1.0}, r"val_fraction must be in \[0, 1\)"),
         ({"sample_every": -1}, "sample_every"),
@@ -334,9 +375,9 @@ def test_existing_checkpoint_needs_resume(tmp_path):
 def test_classvae_classes_stop_one_by_one(tmp_path):
     """ClassVAE early-stops per class: a stopped class's VAE is frozen and its best epoch's weights are kept."""
     from learnedaug.models import build_model
-    from learnedaug.train.objectives import ELBO
+    from learnedaug.train.objectives import ClassELBO
 
-    class Scripted(ELBO):
+    class Scripted(ClassELBO):
         # Class 0 keeps improving; class 1 is best at epoch 1 and worse afterwards (patience 1 -> stops at epoch 2).
         script = [[5.0, 5.0], [4.0, 6.0], [3.0, 7.0], [2.0, 8.0]]
 

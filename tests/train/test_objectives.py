@@ -11,12 +11,15 @@ import torch.nn.functional as F
 from learnedaug.models import build_model
 from learnedaug.train.objectives import (
     ELBO,
+    ClassELBO,
     DenoisingELBO,
     GANObjective,
     Objective,
+    Recipe,
     kl_standard_normal,
     objective_for,
     per_class_mean,
+    recipe_for,
 )
 
 TINY = {
@@ -242,8 +245,20 @@ def test_gan_step_updates_d_then_g_and_leaves_no_stray_gradients():
 
 
 # ---- dispatch --------------------------------------------------------------------------------------
+def test_family_recipes():
+    """The papers' training values: CDCGAN/CDCVAE 500 epochs (seed 000), ClassVAE batch 8 with an 85/15 split and
+    patience 10 (seed 001), the denoising VAE 100 epochs (seed 002)."""
+    assert recipe_for("cdcvae") == Recipe(batch_size=64, epochs=500) == recipe_for("cdcgan")
+    assert recipe_for("classvae") == Recipe(batch_size=8, epochs=200, val_fraction=0.15, patience=10)
+    assert recipe_for("dvae") == Recipe(batch_size=64, epochs=100)
+    assert objective_for(tiny("classvae")).recipe is recipe_for("classvae")
+    with pytest.raises(ValueError, match="no objective for model family 'vqvae'"):
+        recipe_for("vqvae")
+
+
 def test_objective_for_dispatch_and_errors():
-    assert type(objective_for(tiny("classvae"))) is ELBO
+    assert type(objective_for(tiny("classvae"))) is ClassELBO
+    assert type(objective_for(tiny("cdcvae"))) is ELBO
     assert type(objective_for(tiny("cdcgan"))) is GANObjective
     with pytest.raises(ValueError, match=r"unknown option\(s\) \['augment'\] for ELBO"):
         objective_for(tiny("cdcvae"), augment=flip)
