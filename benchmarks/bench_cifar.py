@@ -20,14 +20,14 @@ accuracy), generators trained ``--vae-epochs`` / ``--gan-epochs`` (paper: 500).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import torch
 
-from learnedaug._io import atomic_path, atomic_write_text
-from learnedaug.metrics.protocol import BenchConfig, run_protocol, summarize
+from learnedaug._io import atomic_path
+from learnedaug import bench
+from learnedaug.bench import BenchConfig, read_shards, run_protocol, summarize
 
 REPO = Path(__file__).resolve().parents[1]
 METHODS = ("ORIG", "AUGORIG", "ROT", "BLUR", "CDCVAE", "CDCGAN")
@@ -54,20 +54,10 @@ def _methods(records: list[dict]) -> list[str]:
 
 def read_parts(out: Path) -> list[dict]:
     """Every run of every part, checked to share one setup and to hold each method once (the cell is single)."""
-    records, parts = [], {}
-    for path in sorted(out.glob("*/results.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                record = json.loads(line)
-                if record["method"] in parts:
-                    raise SystemExit(f"method {record['method']} was run in two parts under {out}: "
-                                     f"{parts[record['method']]} and {path.parent.name}; remove one")
-                parts[record["method"]] = path.parent.name
-                records.append(record)
-    setups = {json.dumps(r["setup"], sort_keys=True) for r in records}
-    if len(setups) > 1:
-        raise SystemExit(f"parts under {out} were run with different setups: {sorted(setups)}")
-    return records
+    try:
+        return read_shards(out, "*/results.jsonl", unique=lambda r: r["method"])
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
 
 
 def report_markdown(records: list[dict], name: str) -> str:
@@ -140,10 +130,7 @@ def write_report(out: Path, results: Path, name: str) -> None:
     records = read_parts(out)
     if not records:
         return
-    atomic_write_text(results / f"{name}.md", report_markdown(records, name))
-    slim = [{k: v for k, v in r.items() if k not in ("setup", "per_class_f1")} for r in records]
-    atomic_write_text(results / f"{name}.jsonl", "".join(json.dumps(r) + "\n" for r in slim))
-    plot(records, results / f"{name}.png")
+    bench.write_report(records, results, name, markdown=report_markdown(records, name), plot=plot)
     # each generator's last grid, once (parts that reuse a generator hold the same grid)
     grids = {grid.parents[2].name: grid for grid in sorted(out.glob("*/generators/*/*/samples/*.png"))}
     for generator, grid in grids.items():

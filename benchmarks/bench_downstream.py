@@ -26,15 +26,14 @@ epochs depend on the size); the report
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 import torch
 
-from learnedaug._io import atomic_path, atomic_write_text
-from learnedaug.metrics.protocol import BenchConfig, run_protocol, summarize
+from learnedaug._io import atomic_path
+from learnedaug import bench
+from learnedaug.bench import BenchConfig, read_shards, run_protocol, summarize
 
 REPO = Path(__file__).resolve().parents[1]
 METHODS = ("ORIG", "VAE", "SHIFT-ROT", "SHIFT-ROT+VAE")
@@ -93,16 +92,17 @@ def config_for(args: argparse.Namespace, seed: int, size: int) -> BenchConfig:
 
 def read_parts(out: Path) -> list[dict]:
     """Every run of every part, checked to share one setup (the VAE epochs aside, which depend on the size)."""
-    records = []
-    for path in sorted(out.glob("*/*/results.jsonl")):
-        records += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    # vary_p is recorded only by parts that ran a VARY method: compare it among those
-    setups = {json.dumps({**{k: v for k, v in r["setup"].items() if k != "vary_p"},
-                          "generators": {k: {**v, "epochs": None} for k, v in r["setup"]["generators"].items()}},
-                         sort_keys=True) for r in records}
+    def setup_of(r: dict) -> dict:  # vary_p is recorded only by parts that ran a VARY method: compared below
+        return {**{k: v for k, v in r["setup"].items() if k != "vary_p"},
+                "generators": {k: {**v, "epochs": None} for k, v in r["setup"]["generators"].items()}}
+
+    try:
+        records = read_shards(out, "*/*/results.jsonl", setup_of=setup_of)
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
     vary_ps = {r["setup"]["vary_p"] for r in records if "vary_p" in r["setup"]}
-    if len(setups) > 1 or len(vary_ps) > 1:
-        raise SystemExit(f"parts under {out} were run with different setups: {sorted(setups)}, vary_p {vary_ps}")
+    if len(vary_ps) > 1:
+        raise SystemExit(f"parts under {out} were run with different vary_p: {sorted(vary_ps)}")
     return records
 
 
@@ -218,10 +218,7 @@ def write_report(out: Path, results: Path, scale: str, name: str = "seed001_mnis
     records = read_parts(out)
     if not records:
         return
-    atomic_write_text(results / f"{name}.md", report_markdown(records, scale))
-    slim = [{k: v for k, v in r.items() if k not in ("setup", "per_class_f1")} for r in records]
-    atomic_write_text(results / f"{name}.jsonl", "".join(json.dumps(r) + "\n" for r in slim))
-    plot(records, results / f"{name}.png")
+    bench.write_report(records, results, name, markdown=report_markdown(records, scale), plot=plot)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from learnedaug.metrics.protocol import BenchConfig, run_protocol
+from learnedaug.bench import BenchConfig, run_protocol
 from learnedaug.zoo import get_card, list_models
 
 REPO = Path(__file__).resolve().parents[1]

@@ -23,7 +23,7 @@ COMMANDS = {
     "sample": ("learnedaug.sample", "draw labelled samples from a trained model or zoo name into a PNG grid / .npz"),
     "fid": ("learnedaug.metrics.cli", "FID / KID between two image sets, models or zoo names"),
     "zoo": ("learnedaug.zoo.cli", "list, inspect and download pretrained models"),
-    "bench": ("learnedaug.metrics.protocol", "downstream benchmark: does augmentation X improve a classifier?"),
+    "bench": ("learnedaug.bench.cli", "downstream benchmark: does augmentation X improve a classifier?"),
     "demo": ("learnedaug.demo", "the main job end to end on embedded real digits, offline, in minutes"),
 }
 

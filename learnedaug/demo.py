@@ -27,7 +27,7 @@ import torch
 from ._checks import check_int
 from ._io import atomic_path, atomic_write_text
 from .data import ImageSet, balanced_subset, load_demo_digits
-from .metrics.downstream import evaluate, train_classifier
+from .classifiers import evaluate, train_classifier
 from .mixing import BatchMixer, CuratedSampler
 from .models import ClassVAE, ClassVAEConfig
 from .train import fit

@@ -1,8 +1,20 @@
-"""Benchmarks built on the library: the model-card quality metrics of the zoo (:mod:`learnedaug.bench.cards`).
+"""The downstream benchmark: does augmentation X improve a classifier trained on little data? (seeds 000 and 001)
 
-``bench`` may import metrics, train, mixing, transforms and zoo; ``metrics`` imports nothing above models/data.
+- :mod:`~learnedaug.bench.spec`: the method grammar, :class:`GeneratorSpec` and :class:`BenchConfig`.
+- :mod:`~learnedaug.bench.runner`: :func:`run_protocol` (resumable, one ``results.jsonl`` per output directory).
+- :mod:`~learnedaug.bench.report`: :func:`summarize` (markdown tables) and :func:`plot_learning_curves`, and
+  :func:`read_shards` / :func:`write_report` for runs split over several processes.
+- :mod:`~learnedaug.bench.stats`: Wilcoxon signed-rank tables. :mod:`~learnedaug.bench.cards`: model-card metrics.
+- :mod:`~learnedaug.bench.cli`: ``learnedaug bench``.
 """
 
-from .cards import CARD_FID_SAMPLES, CARD_SEED, domain_extractor, label_accuracy, quality_metrics, test_loss
+from .report import plot_learning_curves, read_shards, summarize, write_report
+from .runner import card_subset, run_protocol, train_cell_generator
+from .spec import BASELINES, CLASSIC, BenchConfig, GeneratorSpec
+from .stats import PairedTest, WilcoxonTable, wilcoxon_table
 
-__all__ = ["CARD_FID_SAMPLES", "CARD_SEED", "domain_extractor", "label_accuracy", "quality_metrics", "test_loss"]
+__all__ = [
+    "BASELINES", "CLASSIC", "BenchConfig", "GeneratorSpec", "PairedTest", "WilcoxonTable", "card_subset",
+    "plot_learning_curves", "read_shards", "run_protocol", "summarize", "train_cell_generator", "wilcoxon_table",
+    "write_report",
+]

@@ -19,5 +19,19 @@ from .fid import (
     kernel_inception_distance,
 )
 from .inception import FIDInceptionV3, convert_fid_weights, fid_inception_v3
-from .classifiers import build_classifier
-from .downstream import evaluate, train_classifier, wilcoxon_table
+
+_MOVED = {  # deprecated aliases for one release: the downstream benchmark left metrics/ (now FID/KID + features)
+    "build_classifier": "learnedaug.classifiers", "evaluate": "learnedaug.classifiers",
+    "train_classifier": "learnedaug.classifiers", "wilcoxon_table": "learnedaug.bench",
+}
+
+
+def __getattr__(name: str):
+    if name in _MOVED:
+        import importlib
+        import warnings
+
+        warnings.warn(f"learnedaug.metrics.{name} moved to {_MOVED[name]}.{name}; the old name goes in the next "
+                      "release", DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module 'learnedaug.metrics' has no attribute {name!r}")

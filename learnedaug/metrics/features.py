@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 from .._checks import check_images, check_labels
 from .._io import atomic_path
 from .._random import as_generator
+from ..classifiers import train_classifier
 from ..data import IMAGE_SUFFIXES, read_image
 from ..models.base import ConditionalSampler, check_sampler
 from .inception import FIDInceptionV3, fid_inception_v3
@@ -210,23 +211,9 @@ def train_domain_classifier(
         with torch.random.fork_rng(devices=[]):  # seeded init that leaves the global RNG alone
             torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=g)))
             model = DomainClassifier(config)
-    model.to(device).train()
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    n = images.shape[0]
-    steps = epochs * ((n + batch_size - 1) // batch_size)
-    bar = tqdm(total=steps, desc="domain classifier", disable=not progress, unit="step")
-    for _ in range(epochs):
-        order = torch.randperm(n, generator=g)
-        for start in range(0, n, batch_size):
-            idx = order[start:start + batch_size]
-            x = _to_unit_float(images[idx]).to(device)
-            loss = F.cross_entropy(model(x), labels[idx].to(device))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            bar.update()
-            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-    bar.close()
+    shuffle = g if g is not None else torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,))))
+    model, _ = train_classifier(model, (images, labels), epochs=epochs, batch_size=batch_size, lr=lr, patience=None,
+                                generator=shuffle, device=device, progress=progress, desc="domain classifier")
     return model.eval()
 
 

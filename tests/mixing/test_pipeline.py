@@ -13,7 +13,7 @@ from torchvision.transforms import v2
 import learnedaug.mixing as mixing
 import learnedaug.transforms as transforms
 from learnedaug.data import ImageSet, load_npz
-from learnedaug.metrics.classifiers import build_classifier
+from learnedaug.classifiers import build_classifier
 from learnedaug.mixing import AugOrig, BatchMixer, MixedDataset, SyntheticDataset
 from learnedaug.transforms import LearnedVariation, RandomGaussianBlur, RandomRotation, RotBlur, ShiftRotate
 

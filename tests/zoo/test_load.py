@@ -11,7 +11,7 @@ import torch
 from learnedaug import zoo
 from learnedaug.cli import main
 from learnedaug.metrics.features import SamplerSource, open_source
-from learnedaug.metrics.protocol import _load_model as bench_load_model
+from learnedaug.bench.runner import _load_model as bench_load_model
 from learnedaug.models import CDCGAN, CDCVAE, build_model
 from learnedaug.models.base import GenerativeModel
 

@@ -1,10 +1,10 @@
-"""learnedaug.metrics.classifiers: the papers' CNN and VGG-style nets (layer counts, shapes, init, errors)."""
+"""learnedaug.classifiers.nets: the papers' CNN and VGG-style nets (layer counts, shapes, init, errors)."""
 
 import pytest
 import torch
 from torch import nn
 
-from learnedaug.metrics.classifiers import SmallCNN, VGGNet, build_classifier
+from learnedaug.classifiers import SmallCNN, VGGNet, build_classifier
 
 
 def _params(m: nn.Module) -> int:

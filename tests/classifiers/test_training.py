@@ -1,4 +1,4 @@
-"""learnedaug.metrics.downstream: training recipe, early stopping, scoring vs sklearn, Wilcoxon vs scipy."""
+"""learnedaug.classifiers.training: training recipe, early stopping, scoring vs sklearn."""
 
 import math
 
@@ -7,19 +7,11 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
-from scipy import stats
 from sklearn.metrics import f1_score
 from torch.utils.data import Dataset
 
 from learnedaug.data import ImageSet
-from learnedaug.metrics.downstream import (
-    evaluate,
-    f1_per_class,
-    macro_f1,
-    predict,
-    train_classifier,
-    wilcoxon_table,
-)
+from learnedaug.classifiers import evaluate, f1_per_class, macro_f1, predict, train_classifier
 
 TINY = {"width": 0.125}
 
@@ -244,28 +236,6 @@ def test_f1_matches_sklearn(y_true, seed):
     np.testing.assert_allclose(ours[present].numpy(), f1_score(y_true, y_pred, labels=present, average=None,
                                                                zero_division=0))
     assert torch.isnan(ours[np.setdiff1d(np.arange(5), present)]).all()
-
-
-def test_wilcoxon_table_matches_scipy():
-    rng = np.random.default_rng(0)
-    base = rng.uniform(0.7, 0.95, 12)
-    scores = {"CNN": base, "VAE": base + rng.uniform(0.01, 0.03, 12), "AUG": base + rng.normal(0, 0.01, 12),
-              "SAME": base.copy()}
-    table = wilcoxon_table(scores, alpha=0.01)
-    ref = stats.wilcoxon(scores["VAE"], scores["CNN"])
-    vae_cnn = table.tests["VAE", "CNN"]
-    assert vae_cnn.pvalue == pytest.approx(ref.pvalue) and vae_cnn.statistic == pytest.approx(ref.statistic)
-    assert vae_cnn.verdict == "better" and table.tests["CNN", "VAE"].verdict == "worse"
-    assert table.tests["SAME", "CNN"].pvalue == 1.0 and table.tests["SAME", "CNN"].verdict == "n.s."
-    assert len(table.tests) == 4 * 3
-    md = table.to_markdown()
-    assert md.splitlines()[0] == "| | CNN | VAE | AUG | SAME |" and "✓" in md and "✗" in md
-    with pytest.raises(ValueError, match="same number"):
-        wilcoxon_table({"a": [1, 2, 3], "b": [1, 2]})
-    with pytest.raises(ValueError, match="at least two"):
-        wilcoxon_table({"a": [1, 2]})
-    with pytest.raises(ValueError, match="finite"):
-        wilcoxon_table({"a": [1, math.nan], "b": [1, 2]})
 
 
 def test_evaluate_on_real_mnist_subset_runs(shared_data):

@@ -1,4 +1,4 @@
-"""learnedaug.metrics.protocol: the bench runner end to end on a tiny synthetic dataset (resume, table, PNG)."""
+"""learnedaug.bench: the bench runner end to end on a tiny synthetic dataset (resume, table, PNG)."""
 
 import argparse
 import json
@@ -8,17 +8,9 @@ import pytest
 import torch
 
 from learnedaug.data import balanced_subset, load_dataset
-from learnedaug.metrics import protocol
-from learnedaug.metrics.protocol import (
-    BenchConfig,
-    GeneratorSpec,
-    add_arguments,
-    card_subset,
-    run,
-    run_protocol,
-    summarize,
-    train_cell_generator,
-)
+from learnedaug.bench import BenchConfig, GeneratorSpec, card_subset, run_protocol, summarize, train_cell_generator
+from learnedaug.bench import runner as protocol
+from learnedaug.bench.cli import add_arguments, run
 
 FAST = dict(classifier="cnn", width=0.125, epochs=1, batch_size=16, patience=None)
 

@@ -1,0 +1,243 @@
+"""What a benchmark run is: the method grammar, the per-cell generator spec and the benchmark configuration.
+
+Methods: ``ORIG``, ``AUGORIG`` (baselines), a classic transform (``ROT``, ``BLUR``, ``ROT-BLUR``, ``SHIFT-ROT``), a
+learned method ``NAME`` (synthetic samples added), ``VARY(NAME)`` (learned variations of the real images), and
+``CLASSIC+NAME`` / ``CLASSIC+VARY(NAME)``. See :mod:`learnedaug.bench` for the protocol.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import torch
+
+from ..classifiers import CLASSIFIERS
+from ..classifiers.training import SCHEDULES
+from ..data import DEFAULT_SIZES
+from ..models import family_class
+from ..transforms import RandomGaussianBlur, RandomRotation, RotBlur, ShiftRotate
+
+
+BASELINES = ("ORIG", "AUGORIG")
+_FIT_OPTIONS = ("epochs", "batch_size", "patience", "grad_clip")
+
+
+def _classic(name: str, seed: int):
+    return {
+        "ROT": lambda: RandomRotation(25.0, generator=seed),
+        "BLUR": lambda: RandomGaussianBlur((0.25, 2.25), generator=seed),
+        "ROT-BLUR": lambda: RotBlur(25.0, (0.25, 2.25), generator=seed),
+        "SHIFT-ROT": lambda: ShiftRotate(20.0, (0.2, 0.2), generator=seed),
+    }[name]()
+
+
+CLASSIC = ("ROT", "BLUR", "ROT-BLUR", "SHIFT-ROT")
+
+
+def _option_value(text: str) -> object:
+    """``"3"`` -> 3, ``"1e-3"`` -> 0.001, ``"true"``/``"false"`` -> bool, ``"none"`` -> None, else the text."""
+    text = text.strip()
+    if text.lower() in ("none", "null"):
+        return None
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _config_fields(family: str) -> set[str]:
+    return {f.name for f in fields(family_class(family).config_class)} - {"num_classes", "image_shape"}
+
+
+@dataclass(frozen=True)
+class GeneratorSpec:
+    """How the generator of every cell is built and trained.
+
+    ``family`` (e.g. ``"classvae"``) and its ``config`` fields (``num_classes`` and ``image_shape`` come from the
+    data); :func:`~learnedaug.train.fit` options ``epochs``, ``batch_size``, ``patience`` (early stopping on the cell's
+    validation part; None = never) and ``grad_clip``; ``objective`` options for
+    :func:`~learnedaug.train.objectives.objective_for` (e.g. ``lr``, ``beta``).
+    """
+
+    family: str
+    config: Mapping[str, object] = field(default_factory=dict)
+    epochs: int = 100
+    batch_size: int = 32
+    patience: int | None = 10
+    grad_clip: float | None = None
+    objective: Mapping[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        known = _config_fields(self.family)
+        unknown = sorted(set(self.config) - known)
+        if unknown:
+            raise ValueError(f"config field(s) {unknown} are not {self.family!r} config fields {sorted(known)}")
+        for name in ("epochs", "batch_size") + (("patience",) if self.patience is not None else ()):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        object.__setattr__(self, "config", dict(self.config))
+        object.__setattr__(self, "objective", dict(self.objective))
+
+    @classmethod
+    def parse(cls, text: str) -> GeneratorSpec:
+        """``"FAMILY:key=value,..."``, e.g. ``"classvae:latent_dim=3,epochs=200,lr=1e-3"``. Keys of the family's
+        config go to ``config``; ``epochs``, ``batch_size``, ``patience``, ``grad_clip`` to fit; any other key to the
+        objective."""
+        family, _, rest = text.partition(":")
+        family = family.strip()
+        known = _config_fields(family)
+        config, objective, options = {}, {}, {}
+        for item in filter(str.strip, rest.split(",")):
+            key, sep, value = item.partition("=")
+            key = key.strip()
+            if not sep or not key:
+                raise ValueError(f"generator spec {text!r}: {item!r} must be key=value")
+            target = config if key in known else options if key in _FIT_OPTIONS else objective
+            target[key] = _option_value(value)
+        return cls(family, config, objective=objective, **options)
+
+    def as_dict(self) -> dict:
+        return {"family": self.family, "config": dict(self.config), "epochs": self.epochs,
+                "batch_size": self.batch_size, "patience": self.patience, "grad_clip": self.grad_clip,
+                "objective": dict(self.objective)}
+
+    def build(self, num_classes: int, image_shape: Sequence[int], seed: int):
+        """A freshly initialised model (initialisation seeded by ``seed``, the caller's RNG untouched)."""
+        model_cls = family_class(self.family)
+        config = model_cls.config_class(num_classes=int(num_classes), image_shape=tuple(image_shape), **self.config)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return model_cls(config)
+
+
+def _is_zoo_name(spec: object) -> bool:
+    return isinstance(spec, str) and not Path(spec).exists()
+
+
+@dataclass
+class BenchConfig:
+    """One benchmark. ``generators`` maps a method name to a :class:`GeneratorSpec` (or its text form) trained per
+    cell; ``models`` maps a method name to a zoo name, a model directory or a sampler used in every cell (the latter two
+    only with ``allow_foreign_models``). ``synthetic_ratio``: synthetic images per real training image.
+    ``epoch_size``: when set, an epoch shows the real training images ``ceil(epoch_size / n_train)`` times (and each
+    method's additions - copies, transformed copies, synthetic samples - in proportion), so that the small subsets
+    get enough optimizer steps per epoch for early stopping; None (the papers'): one pass. ``vary_p``: the share of
+    each training batch that ``VARY(NAME)`` methods replace by learned variations. ``val_fraction=0``: no
+    validation part - classifier and generators train on the whole cell for their ``epochs`` and keep the final
+    weights (``patience`` must then be None, and so must the generators'). ``schedule``: the classifier's learning
+    rate, ``"constant"`` (the papers') or ``"cosine"`` (decays to 0 over ``epochs``)."""
+
+    dataset: str
+    root: str | None = None
+    methods: Sequence[str] = ("ORIG", "AUGORIG", "ROT", "BLUR", "ROT-BLUR")
+    sizes: Sequence[int] | None = None
+    fractions: Sequence[float] | None = None
+    seeds: Sequence[int] = (0,)
+    classifier: str = "cnn"
+    width: float = 1.0
+    epochs: int = 100
+    patience: int | None = 10
+    batch_size: int = 32
+    lr: float = 1e-3
+    val_fraction: float = 0.15
+    test_per_class: int | None = None
+    online: bool = False
+    models: Mapping[str, object] = field(default_factory=dict)
+    device: str = "cpu"
+    generators: Mapping[str, GeneratorSpec | str] = field(default_factory=dict)
+    allow_foreign_models: bool = False
+    synthetic_ratio: float = 1.0
+    epoch_size: int | None = None
+    vary_p: float = 0.5
+    schedule: str = "constant"
+
+    def __post_init__(self) -> None:
+        if self.sizes is not None and self.fractions is not None:
+            raise ValueError(f"give sizes or fractions, not both (got sizes={self.sizes}, fractions={self.fractions})")
+        if self.sizes is None and self.fractions is None:
+            self.sizes = DEFAULT_SIZES
+        if self.classifier not in CLASSIFIERS:
+            raise ValueError(f"classifier must be one of {sorted(CLASSIFIERS)}, got {self.classifier!r}")
+        if not self.methods or not self.seeds:
+            raise ValueError(f"methods and seeds must be non-empty, got methods={self.methods}, seeds={self.seeds}")
+        if not (self.synthetic_ratio > 0):
+            raise ValueError(f"synthetic_ratio must be > 0, got {self.synthetic_ratio!r}")
+        if not 0 <= self.val_fraction < 1:
+            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if not 0 < self.vary_p <= 1:
+            raise ValueError(f"vary_p must be a probability in (0, 1], got {self.vary_p!r}")
+        if self.epoch_size is not None and (isinstance(self.epoch_size, bool) or not isinstance(self.epoch_size, int)
+                                            or self.epoch_size < 1):
+            raise ValueError(f"epoch_size must be a positive int or None, got {self.epoch_size!r}")
+        self.generators = {name: GeneratorSpec.parse(spec) if isinstance(spec, str) else spec
+                           for name, spec in self.generators.items()}
+        if self.val_fraction == 0:
+            stopping = {"patience": self.patience} | {f"generator {n} patience": s.patience
+                                                       for n, s in self.generators.items()}
+            stopping = {k: v for k, v in stopping.items() if v is not None}
+            if stopping:
+                raise ValueError(f"val_fraction=0 leaves nothing to stop early on: set {stopping} to None")
+        for name in list(self.models) + list(self.generators):
+            if name in BASELINES + CLASSIC or any(c in name for c in "+()") or not name:
+                raise ValueError(f"learned method name {name!r} must be non-empty, without '+' or brackets, and not "
+                                 f"one of {list(BASELINES + CLASSIC)}")
+        both = sorted(set(self.models) & set(self.generators))
+        if both:
+            raise ValueError(f"method name(s) {both} are given both as models and as generators")
+        foreign = {n: s for n, s in self.models.items() if not _is_zoo_name(s)}
+        if foreign and not self.allow_foreign_models:
+            raise ValueError(
+                f"models {({n: str(s) for n, s in foreign.items()})} have unknown training data (a model directory or "
+                "a sampler) and may have seen more than a cell's subset: use generators (trained per cell), a zoo model "
+                "whose card names the cell's subset, or allow_foreign_models=True (breaks the protocol)"
+            )
+        for method in self.methods:
+            _parse_method(method, self.learned)
+
+    @property
+    def learned(self) -> set[str]:
+        return set(self.models) | set(self.generators)
+
+    def setup(self) -> dict:
+        """The settings every result in one output directory must share."""
+        keep = ("dataset", "classifier", "width", "epochs", "patience", "batch_size", "lr", "val_fraction",
+                "test_per_class", "online", "allow_foreign_models", "synthetic_ratio")
+        # epoch_size, vary_p and schedule are recorded only when they matter, so older results still match
+        varies = any(_parse_method(m, self.learned)[2] for m in self.methods)
+        return {k: v for k, v in asdict(self).items() if k in keep} | (
+            {} if self.epoch_size is None else {"epoch_size": self.epoch_size}) | (
+            {"vary_p": self.vary_p} if varies else {}) | (
+            {"schedule": self.schedule} if self.schedule != "constant" else {}) | {
+            "dataset": str(self.dataset),
+            "generators": {n: s.as_dict() for n, s in self.generators.items()},
+            "models": {n: s if _is_zoo_name(s) else str(s) if isinstance(s, (str, os.PathLike)) else type(s).__name__
+                       for n, s in self.models.items()},
+        }
+
+
+def _parse_method(method: str, learned: set[str]) -> tuple[str | None, str | None, bool]:
+    """``method`` -> ``(classic transform name or None, learned method name or None, vary)``; ``vary`` marks
+    ``VARY(NAME)`` (learned variations of the real images) rather than ``NAME`` (added samples). Baselines give
+    ``(None, None, False)``."""
+    if method in BASELINES:
+        return None, None, False
+    parts = method.split("+")
+    classic = [p for p in parts if p in CLASSIC]
+    varied = [p[5:-1] for p in parts if p.startswith("VARY(") and p.endswith(")") and p[5:-1] in learned]
+    names = [p for p in parts if p in learned] + varied
+    if len(parts) > 2 or len(classic) > 1 or len(names) > 1 or len(classic) + len(names) != len(parts):
+        raise ValueError(
+            f"method {method!r} must be one of {list(BASELINES + CLASSIC)}, a model or generator name "
+            f"({sorted(learned)}), VARY(NAME), or CLASSIC+NAME / CLASSIC+VARY(NAME)"
+        )
+    return (classic[0] if classic else None), (names[0] if names else None), bool(varied)
