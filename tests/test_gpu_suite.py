@@ -97,6 +97,20 @@ def test_graph_path_draws_what_sample_draws(family):
     torch.testing.assert_close(got, expected)
 
 
+@pytest.mark.cuda
+def test_graph_replay_draws_what_sample_draws_on_cuda():
+    device = torch.device("cuda")
+    torch.manual_seed(0)
+    model = build_model("cdcgan", **bench.MNIST).to(device).eval()
+    labels = torch.arange(64, device=device) % 10
+    g, out = torch.Generator(device), {}
+    replay = bench.graph_replay(lambda: out.update(x=bench.device_work(model, labels, g)), g, device)
+    g.manual_seed(5)
+    replay()  # refills the captured output tensor with draws from g's current state
+    torch.cuda.synchronize(device)
+    torch.testing.assert_close(out["x"], model.sample(labels, generator=torch.Generator(device).manual_seed(5)))
+
+
 def test_cuda_graphs_are_refused_on_cpu(capsys):
     with pytest.raises(SystemExit) as exit_info:
         bench.parse_args(["--cuda-graphs", "--device", "cpu"])
