@@ -79,6 +79,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init", metavar="NAME_OR_DIR",
                         help="fine-tune: start from a zoo model or saved model directory of the same family "
                              "(a GAN zoo model brings its generator; the discriminator starts fresh)")
+    parser.add_argument("--diffaugment", metavar="POLICY",
+                        help="cdcgan: DiffAugment policy for every discriminator input, e.g. translation,cutout; "
+                             "'none' to turn it off (default auto: color,translation,cutout up to 10,000 images)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model's submodules")
     parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
                         help="bf16 autocast (default: on for CUDA, off for CPU)")
@@ -138,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
     from ..data import load_dataset
     from ..models import build_model
     from .loop import LOSS_PLOT_NAME, SAMPLES_DIRNAME, fit
+    from .objectives import objective_for
 
     main_rank = os.environ.get("RANK", "0") == "0"
     try:
@@ -149,12 +153,17 @@ def run(args: argparse.Namespace) -> int:
         config.update(num_classes=data.num_classes, image_shape=data.image_shape)
         torch.manual_seed(args.seed)  # initial weights
         model = _initial_model(args, config, data) if args.init else build_model(args.model, **config)
+        objective = None
+        if args.diffaugment is not None:
+            if args.model != "cdcgan":
+                raise ValueError(f"--diffaugment is for cdcgan (GAN discriminators), not {args.model}")
+            objective = objective_for(model, diffaugment="" if args.diffaugment == "none" else args.diffaugment)
         device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
         if main_rank:
             print(f"training {args.model} on {len(data)} images {data.image_shape} of {data.num_classes} classes "
                   f"({args.data}) on {device}")
         result = fit(
-            model, data, epochs=args.epochs, batch_size=args.batch_size, out_dir=args.out, seed=args.seed,
+            model, data, epochs=args.epochs, batch_size=args.batch_size, out_dir=args.out, seed=args.seed, objective=objective,
             device=device, resume=args.resume, amp=args.amp, compile=args.compile, num_workers=args.num_workers,
             progress=not args.no_progress, sample_every=args.sample_every, val_fraction=args.val_fraction,
             patience=args.patience, keep_checkpoint=not args.no_checkpoint, optimizer_state=not args.no_optimizer_state,

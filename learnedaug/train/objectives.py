@@ -33,6 +33,7 @@ from .._random import randn
 from ..models.base import GenerativeModel
 from ..models.cdcgan import CDCGAN
 from ..models.nets import VariationalModel
+from .diffaugment import auto_policy, diff_augment, parse_policy
 
 StepFn = Callable[[str, torch.Tensor], None]
 
@@ -277,6 +278,11 @@ def frozen(module: torch.nn.Module) -> Iterator[None]:
 class GANObjective:
     """Conditional GAN training: one discriminator update (``"d"``) then one generator update (``"g"``) per batch.
 
+    ``diffaugment``: the DiffAugment policy (Zhao et al. 2020; :mod:`~learnedaug.train.diffaugment`) applied to
+    every image the discriminator sees - reals and fakes, in both steps, differentiably so G learns through it -
+    ``"auto"`` (default: :func:`~learnedaug.train.diffaugment.auto_policy` of the training-set size, which
+    :func:`~learnedaug.train.fit` passes to :meth:`setup`; colour, translation and cutout up to 10,000 images),
+    a policy such as ``"translation,cutout"``, or ``""`` / None for none (the CDCGAN paper's recipe).
     ``loss`` None -> the model config's ("nonsaturating" or "hinge"). Adam(lr 2e-4, betas (0.5, 0.999)) for both,
     as in the CDCGAN paper, 500 epochs of batch 64. Fakes are conditioned on the batch's own labels; z is drawn from
     ``generator``.
@@ -288,11 +294,28 @@ class GANObjective:
     loss: str | None = None
     lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
+    diffaugment: str | None = "auto"
 
     def __post_init__(self) -> None:
         _check_positive(lr=self.lr)
         if self.loss is not None and self.loss not in ("nonsaturating", "hinge"):
             raise ValueError(f"loss must be 'nonsaturating' or 'hinge', got {self.loss!r}")
+        if self.diffaugment is not None and self.diffaugment != "auto":
+            parse_policy(self.diffaugment)
+        self._policy = None if self.diffaugment == "auto" else (self.diffaugment or "")
+
+    def setup(self, *, n_train: int) -> None:
+        """Called by :func:`~learnedaug.train.fit` with the training-set size: resolves ``diffaugment="auto"``."""
+        if self.diffaugment == "auto":
+            self._policy = auto_policy(n_train)
+
+    @property
+    def policy(self) -> str:
+        """The DiffAugment policy in use (``"auto"`` before :meth:`setup`: the small-data one)."""
+        return self._policy if self._policy is not None else auto_policy(1)
+
+    def _augment(self, images: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        return diff_augment(images, self.policy, generator=generator) if self.policy else images
 
     def _loss(self, model: CDCGAN) -> str:
         return self.loss or model.config.loss
@@ -328,12 +351,12 @@ class GANObjective:
         _check_family(model, CDCGAN, "GANObjective")
         z = randn((images.shape[0], model.latent_dim), generator=generator, device=images.device, dtype=images.dtype)
         fake = model.generate(z, labels)
-        real_logits = model.discriminator(images, labels).float()
-        fake_logits = model.discriminator(fake.detach(), labels).float()
+        real_logits = model.discriminator(self._augment(images, generator), labels).float()
+        fake_logits = model.discriminator(self._augment(fake.detach(), generator), labels).float()
         d_loss = self.discriminator_loss(model, real_logits, fake_logits)
         step("d", d_loss)
         with frozen(model.discriminator):  # G's loss must leave no gradients on D's parameters
-            g_loss = self.generator_loss(model, model.discriminator(fake, labels).float())
+            g_loss = self.generator_loss(model, model.discriminator(self._augment(fake, generator), labels).float())
             step("g", g_loss)
         return {
             "d": d_loss.item(),

@@ -208,3 +208,21 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_diffaugment_option_reaches_the_gan_objective(tmp_path, monkeypatch):
+    data = write_npz(tmp_path / "d.npz", n=12)
+    seen = {}
+
+    def fake_fit(model, dataset, **kw):
+        seen.update(kw)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr("learnedaug.train.loop.fit", fake_fit)
+    args = ["--data", str(data), "--out", str(tmp_path / "o"), "--no-progress"]
+    assert train("cdcgan", *args, "--diffaugment", "translation") == 2
+    assert seen["objective"].policy == "translation"
+    assert train("cdcgan", *args, "--diffaugment", "none") == 2
+    assert seen["objective"].policy == ""
+    assert train("cdcgan", *args) == 2 and seen["objective"] is None  # fit builds the default: auto
+    assert train("cdcvae", *args, "--diffaugment", "translation") == 2  # one-line error: GANs only

@@ -281,6 +281,16 @@ def test_defaults_come_from_the_objective_recipe(tmp_path):
         fit(tiny_model(), Blobs(), out_dir=tmp_path / "x", objective=TinyELBO(), batch_size=8, progress=False)
 
 
+def test_fit_tells_the_objective_the_training_set_size(tmp_path):
+    class Sized(TinyELBO):
+        def setup(self, *, n_train):
+            self.n_train = n_train
+
+    objective = Sized()
+    run(tmp_path, epochs=1, objective=objective, val_fraction=0.25)
+    assert objective.n_train == 36  # Blobs() holds 48 images; 25 % are held out
+
+
 def test_what_stays_on_disk(tmp_path):
     from learnedaug.models.base import WEIGHTS_NAME
 

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from learnedaug.models import build_model
+from learnedaug.train.diffaugment import diff_augment
 from learnedaug.train.objectives import (
     ELBO,
     ClassELBO,
@@ -242,6 +243,51 @@ def test_gan_step_updates_d_then_g_and_leaves_no_stray_gradients():
     assert not all(torch.equal(a, b) for a, b in zip(g_after_g, g_after_d))
     assert all(p.grad is None and p.requires_grad for p in model.discriminator.parameters())
     assert isinstance(objective.validation_loss(model, x, y), float) and model.training
+
+
+def test_gan_diffaugment_sees_every_discriminator_input(monkeypatch):
+    """DiffAugment (same policy) wraps reals and detached fakes in the D step and the live fakes in the G step."""
+    import learnedaug.train.objectives as objectives
+
+    seen = []
+
+    def spy(x, policy, *, generator=None):
+        seen.append((policy, x.requires_grad, x.grad_fn is not None))
+        return diff_augment(x, policy, generator=generator)
+
+    monkeypatch.setattr(objectives, "diff_augment", spy)
+    model = tiny("cdcgan").train()
+    objective = objective_for(model)
+    objective.setup(n_train=50)
+    x, y = torch.rand(8, 1, 28, 28, generator=gen(0)), torch.arange(8) % 10
+    g_before = [p.detach().clone() for p in model.generator.parameters()]
+    objective.training_step(model, x, y, make_step(objective.configure_optimizers(model)), generator=gen(1))
+    policy = "color,translation,cutout"
+    assert seen == [(policy, False, False), (policy, False, False), (policy, True, True)]
+    assert not all(torch.equal(a, b) for a, b in zip(g_before, model.generator.parameters()))  # G learned through T
+
+
+def test_gan_diffaugment_policy_by_training_size_and_off_switch(monkeypatch):
+    import learnedaug.train.objectives as objectives
+
+    model = tiny("cdcgan")
+    auto = objective_for(model)
+    assert auto.policy == "color,translation,cutout"  # before setup: the small-data policy
+    auto.setup(n_train=50_000)
+    assert auto.policy == "translation,cutout"
+    fixed = objective_for(model, diffaugment="translation")
+    fixed.setup(n_train=10)
+    assert fixed.policy == "translation"
+    calls = []
+    monkeypatch.setattr(objectives, "diff_augment", lambda *a, **k: calls.append(1))
+    for off in ("", None):
+        objective = objective_for(model, diffaugment=off)
+        objective.setup(n_train=10)
+        objective.training_step(model, torch.rand(4, 1, 28, 28), torch.arange(4),
+                                make_step(objective.configure_optimizers(model)), generator=gen(0))
+    assert calls == []
+    with pytest.raises(ValueError, match="zoom"):
+        objective_for(model, diffaugment="translation,zoom")
 
 
 # ---- dispatch --------------------------------------------------------------------------------------
