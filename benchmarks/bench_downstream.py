@@ -4,7 +4,8 @@ For every (seed, training size) cell: a class-balanced MNIST subset, split 85 / 
 validation); a ClassVAE (latent 3) trained on that cell's 85 % only (early-stopped per class on its 15 %); then the
 seed 001 CNN trained four ways - CNN (``ORIG``), VAE (the subset plus as many fresh class-balanced VAE samples every
 epoch), AUG (``SHIFT-ROT`` online: rotation 20 deg, shifts 20 %, every batch) and AUG+VAE - and scored (macro-F1) on
-MNIST test.
+MNIST test. ``--methods`` may add the curated variants ``CURATE(VAE)`` and ``SHIFT-ROT+CURATE(VAE)`` (VAE samples
+kept only when the cell's CNN / AUG classifier gives their label >= ``--curate-threshold``).
 
     python benchmarks/bench_downstream.py --part a --seeds 0,2      # resumable: rerun the same line to continue
     python benchmarks/bench_downstream.py --part b --seeds 1        # a second process, its own results file
@@ -38,7 +39,8 @@ from learnedaug.bench import BenchConfig, read_shards, run_protocol, summarize
 REPO = Path(__file__).resolve().parents[1]
 METHODS = ("ORIG", "VAE", "SHIFT-ROT", "SHIFT-ROT+VAE")
 NAMES = {"ORIG": "CNN", "VAE": "VAE", "SHIFT-ROT": "AUG", "SHIFT-ROT+VAE": "AUG+VAE",
-         "SHIFT-ROT+VARY(CVAE)": "AUG+VARY(CDCVAE)"}
+         "SHIFT-ROT+VARY(CVAE)": "AUG+VARY(CDCVAE)", "CURATE(VAE)": "curated VAE",
+         "SHIFT-ROT+CURATE(VAE)": "AUG+curated VAE"}
 SIZES = (50, 100, 250, 500, 1000)
 # Seed 001, Table 2, latent space 3: macro-F1 (%) per training size.
 PAPER = {
@@ -87,22 +89,24 @@ def config_for(args: argparse.Namespace, seed: int, size: int) -> BenchConfig:
         test_per_class=scale["test_per_class"], online=True,
         generators={"VAE": vae_spec(args.scale, size), **scale.get("extra", {})}, device=args.device,
         epoch_size=args.epoch_size or scale.get("epoch_size"), synthetic_ratio=args.synthetic_ratio,
+        curate_threshold=args.curate_threshold,
     )
 
 
 def read_parts(out: Path) -> list[dict]:
     """Every run of every part, checked to share one setup (the VAE epochs aside, which depend on the size)."""
-    def setup_of(r: dict) -> dict:  # vary_p is recorded only by parts that ran a VARY method: compared below
-        return {**{k: v for k, v in r["setup"].items() if k != "vary_p"},
+    def setup_of(r: dict) -> dict:  # vary_p / curate_threshold: recorded only by parts that ran VARY / CURATE
+        return {**{k: v for k, v in r["setup"].items() if k not in ("vary_p", "curate_threshold")},
                 "generators": {k: {**v, "epochs": None} for k, v in r["setup"]["generators"].items()}}
 
     try:
         records = read_shards(out, "*/*/results.jsonl", setup_of=setup_of)
     except ValueError as err:
         raise SystemExit(str(err)) from None
-    vary_ps = {r["setup"]["vary_p"] for r in records if "vary_p" in r["setup"]}
-    if len(vary_ps) > 1:
-        raise SystemExit(f"parts under {out} were run with different vary_p: {sorted(vary_ps)}")
+    for key in ("vary_p", "curate_threshold"):
+        values = {r["setup"][key] for r in records if key in r["setup"]}
+        if len(values) > 1:
+            raise SystemExit(f"parts under {out} were run with different {key}: {sorted(values)}")
     return records
 
 
@@ -238,6 +242,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="classifier epochs instead of the scale's; give the runs their own --out and --name")
     p.add_argument("--synthetic-ratio", type=float, default=1.0,
                    help="VAE samples per real training image (paper 1)")
+    p.add_argument("--curate-threshold", type=float, default=0.5,
+                   help="CURATE methods keep a VAE sample when the cell's baseline classifier gives its label this "
+                        "probability (default 0.5)")
     p.add_argument("--patience", type=int, help="classifier early-stopping patience instead of the scale's")
     p.add_argument("--epoch-size", type=int,
                    help="show the real images ceil(EPOCH_SIZE / n) times per epoch, additions in proportion (default: "

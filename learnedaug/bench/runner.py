@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -42,7 +43,7 @@ from .._io import atomic_write_text
 from ..classifiers import evaluate, train_classifier
 from ..data import ImageSet, balanced_subset, load_dataset, nested_subsets, stratified_split
 from .. import zoo
-from ..mixing import SyntheticDataset
+from ..mixing import CuratedSampler, SyntheticDataset
 from ..models.base import CONFIG_NAME, GenerativeModel
 from ..train import fit
 from ..train.loop import MODEL_DIRNAME
@@ -130,25 +131,35 @@ def _read_results(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def _ingredients(method: str, train: ImageSet, config: BenchConfig, seed: int, sampler_for: Callable[[str], object]):
-    """``(augment, extra_dataset, repeats)`` for ``method`` on ``train``: an epoch shows ``train`` ``repeats`` times
-    and ``extra_dataset`` once, so every addition keeps its share of the epoch whatever ``config.epoch_size``."""
+def _ingredients(method: str, train: ImageSet, config: BenchConfig, seed: int, sampler_for: Callable[[str], object],
+                 judge_for: Callable[[str | None], object]):
+    """``(augment, extra_dataset, repeats, curated)`` for ``method`` on ``train``: an epoch shows ``train``
+    ``repeats`` times and ``extra_dataset`` once, so every addition keeps its share of the epoch whatever
+    ``config.epoch_size``. ``curated``: the :class:`~learnedaug.mixing.CuratedSampler` of a ``CURATE`` method (its
+    acceptance counts go into the record), else None. ``judge_for(classic)``: the cell's classifier of that classic
+    method (None: ORIG)."""
     repeats = 1 if config.epoch_size is None else -(-config.epoch_size // len(train))
-    classic, learned, vary = _parse_method(method, config.learned)
+    parsed = _parse_method(method, config.learned)
     if method == "AUGORIG":
-        return None, None, 2 * repeats
-    transform = None if classic is None else _classic(classic, seed)
-    if learned is None:
+        return None, None, 2 * repeats, None
+    transform = None if parsed.classic is None else _classic(parsed.classic, seed)
+    if parsed.learned is None:
         if transform is None or config.online:
-            return transform, None, repeats
-        return None, ConcatDataset([train.with_transform(transform)] * repeats), repeats
-    if vary:
-        variation = LearnedVariation(sampler_for(learned), scale=1.0, p=config.vary_p, generator=seed)
+            return transform, None, repeats, None
+        return None, ConcatDataset([train.with_transform(transform)] * repeats), repeats, None
+    if parsed.vary:
+        variation = LearnedVariation(sampler_for(parsed.learned), scale=1.0, p=config.vary_p, generator=seed)
         if transform is None:
-            return variation, None, repeats
-        return (lambda x, y: transform(*variation(x, y))), None, repeats
+            return variation, None, repeats, None
+        return (lambda x, y: transform(*variation(x, y))), None, repeats, None
+    sampler = curated = None
+    if parsed.curate:
+        sampler = curated = CuratedSampler(sampler_for(parsed.learned), judge_for(parsed.classic),
+                                           threshold=config.curate_threshold, on_starved="warn")
+    else:
+        sampler = sampler_for(parsed.learned)
     size = max(1, round(config.synthetic_ratio * len(train) * repeats))
-    return transform, SyntheticDataset(sampler_for(learned), size=size, labels="balanced", seed=seed), repeats
+    return transform, SyntheticDataset(sampler, size=size, labels="balanced", seed=seed), repeats, curated
 
 
 def _load_model(spec: object, device: str):
@@ -180,14 +191,14 @@ def run_protocol(config: BenchConfig, out_dir: str | os.PathLike, *, progress: b
     loaded: dict = {}
     jobs = [(seed, key, idx, method) for seed, key, idx in cells for method in config.methods]
     bar = tqdm(jobs, desc="bench", unit="run", disable=not progress)
-    cell, cell_models = None, {}
+    cell, cell_models, cell_classifiers = None, {}, {}
     for seed, key, idx, method in bar:
         if (method, key, seed) in done:
             continue
         bar.set_postfix(method=method, subset=key, seed=seed)
         subset = train_split.subset(idx)
         if cell != (seed, key):
-            cell, cell_models = (seed, key), {}
+            cell, cell_models, cell_classifiers = (seed, key), {}, {}
 
         def sampler_for(name: str):
             if name not in cell_models:
@@ -206,19 +217,38 @@ def run_protocol(config: BenchConfig, out_dir: str | os.PathLike, *, progress: b
             train, val = subset.subset(tr_idx), subset.subset(va_idx)
         else:
             train, val = subset, None
-        augment, extra, repeats = _ingredients(method, train, config, seed, sampler_for)
-        model, history = train_classifier(
-            config.classifier, train, val, augment=augment, extra_dataset=extra, repeats=repeats, epochs=config.epochs,
-            batch_size=config.batch_size, lr=config.lr, schedule=config.schedule, patience=config.patience,
-            num_classes=k, model_kwargs={"width": config.width}, seed=seed, device=config.device, progress=progress,
-        )
+
+        def classify(name: str):
+            """Train (or reuse) the cell's classifier of method ``name``: ``(model, history, curated)``."""
+            if name in cell_classifiers:
+                return cell_classifiers[name]
+            with warnings.catch_warnings():  # starved classes are counted in the record, not printed per epoch
+                warnings.filterwarnings("ignore", message="CuratedSampler: class", category=UserWarning)
+                augment, extra, repeats, curated = _ingredients(name, train, config, seed, sampler_for, judge_for)
+                model, history = train_classifier(
+                    config.classifier, train, val, augment=augment, extra_dataset=extra, repeats=repeats,
+                    epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, schedule=config.schedule,
+                    patience=config.patience, num_classes=k, model_kwargs={"width": config.width}, seed=seed,
+                    device=config.device, progress=progress)
+            if _parse_method(name, config.learned).learned is None:  # baselines and classic methods judge CURATE
+                cell_classifiers[name] = (model, history, None)
+            return model, history, curated
+
+        def judge_for(classic: str | None):
+            return classify(classic or "ORIG")[0]
+
+        model, history, curated = classify(method)
         scores = evaluate(model, test)
+        extra_fields = {} if curated is None else {
+            "acceptance_rate": [None if r != r else round(r, 4) for r in curated.acceptance_rate().tolist()],
+            "filled_from_rejected": curated.filled.tolist()}
         records.append({
             "method": method, "subset": key, "seed": seed, "n_train": len(train),
             "n_val": 0 if val is None else len(val),
             "n_test": scores["n"], "accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"],
             "per_class_f1": scores["per_class_f1"], "best_epoch": history.best_epoch,
-            "epochs_run": len(history.train_loss), "seconds": round(history.seconds, 3), "setup": setup,
+            "epochs_run": len(history.train_loss), "seconds": round(history.seconds, 3), **extra_fields,
+            "setup": setup,
         })
         atomic_write_text(results_path, "".join(json.dumps(r) + "\n" for r in records))
         atomic_write_text(out / "table.md", summarize(records))

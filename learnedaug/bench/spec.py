@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
@@ -133,7 +134,9 @@ class BenchConfig:
     each training batch that ``VARY(NAME)`` methods replace by learned variations. ``val_fraction=0``: no
     validation part - classifier and generators train on the whole cell for their ``epochs`` and keep the final
     weights (``patience`` must then be None, and so must the generators'). ``schedule``: the classifier's learning
-    rate, ``"constant"`` (the papers') or ``"cosine"`` (decays to 0 over ``epochs``)."""
+    rate, ``"constant"`` (the papers') or ``"cosine"`` (decays to 0 over ``epochs``). ``curate_threshold``: a
+    ``CURATE(NAME)`` sample is kept only when the judge - the cell's classifier of the same method without the
+    learned part (ORIG's, or the classic transform's) - gives its label at least this probability."""
 
     dataset: str
     root: str | None = None
@@ -158,6 +161,7 @@ class BenchConfig:
     epoch_size: int | None = None
     vary_p: float = 0.5
     schedule: str = "constant"
+    curate_threshold: float = 0.5
 
     def __post_init__(self) -> None:
         if self.sizes is not None and self.fractions is not None:
@@ -174,6 +178,8 @@ class BenchConfig:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction!r}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if not 0 <= self.curate_threshold <= 1:
+            raise ValueError(f"curate_threshold must be a probability in [0, 1], got {self.curate_threshold!r}")
         if not 0 < self.vary_p <= 1:
             raise ValueError(f"vary_p must be a probability in (0, 1], got {self.vary_p!r}")
         if self.epoch_size is not None and (isinstance(self.epoch_size, bool) or not isinstance(self.epoch_size, int)
@@ -213,10 +219,12 @@ class BenchConfig:
         keep = ("dataset", "classifier", "width", "epochs", "patience", "batch_size", "lr", "val_fraction",
                 "test_per_class", "online", "allow_foreign_models", "synthetic_ratio")
         # epoch_size, vary_p and schedule are recorded only when they matter, so older results still match
-        varies = any(_parse_method(m, self.learned)[2] for m in self.methods)
+        varies = any(_parse_method(m, self.learned).vary for m in self.methods)
+        curates = any(_parse_method(m, self.learned).curate for m in self.methods)
         return {k: v for k, v in asdict(self).items() if k in keep} | (
             {} if self.epoch_size is None else {"epoch_size": self.epoch_size}) | (
             {"vary_p": self.vary_p} if varies else {}) | (
+            {"curate_threshold": self.curate_threshold} if curates else {}) | (
             {"schedule": self.schedule} if self.schedule != "constant" else {}) | {
             "dataset": str(self.dataset),
             "generators": {n: s.as_dict() for n, s in self.generators.items()},
@@ -225,19 +233,30 @@ class BenchConfig:
         }
 
 
-def _parse_method(method: str, learned: set[str]) -> tuple[str | None, str | None, bool]:
-    """``method`` -> ``(classic transform name or None, learned method name or None, vary)``; ``vary`` marks
-    ``VARY(NAME)`` (learned variations of the real images) rather than ``NAME`` (added samples). Baselines give
-    ``(None, None, False)``."""
+class Method(NamedTuple):
+    """A parsed method: ``classic`` transform name, ``learned`` model/generator name (None for baselines and classic
+    methods), ``vary`` for ``VARY(NAME)`` (learned variations of the real images rather than added samples) and
+    ``curate`` for ``CURATE(NAME)`` (added samples filtered by a judge classifier)."""
+
+    classic: str | None
+    learned: str | None
+    vary: bool = False
+    curate: bool = False
+
+
+def _parse_method(method: str, learned: set[str]) -> Method:
+    """``method`` -> :class:`Method`; ValueError naming the grammar for anything else."""
     if method in BASELINES:
-        return None, None, False
+        return Method(None, None)
     parts = method.split("+")
     classic = [p for p in parts if p in CLASSIC]
-    varied = [p[5:-1] for p in parts if p.startswith("VARY(") and p.endswith(")") and p[5:-1] in learned]
-    names = [p for p in parts if p in learned] + varied
+    wrapped = {kind: [p[len(kind) + 1:-1] for p in parts if p.startswith(kind + "(") and p.endswith(")")
+                      and p[len(kind) + 1:-1] in learned] for kind in ("VARY", "CURATE")}
+    names = [p for p in parts if p in learned] + wrapped["VARY"] + wrapped["CURATE"]
     if len(parts) > 2 or len(classic) > 1 or len(names) > 1 or len(classic) + len(names) != len(parts):
         raise ValueError(
             f"method {method!r} must be one of {list(BASELINES + CLASSIC)}, a model or generator name "
-            f"({sorted(learned)}), VARY(NAME), or CLASSIC+NAME / CLASSIC+VARY(NAME)"
+            f"({sorted(learned)}), VARY(NAME), CURATE(NAME), or CLASSIC+NAME / CLASSIC+VARY(NAME) / CLASSIC+CURATE(NAME)"
         )
-    return (classic[0] if classic else None), (names[0] if names else None), bool(varied)
+    return Method(classic[0] if classic else None, names[0] if names else None, bool(wrapped["VARY"]),
+                  bool(wrapped["CURATE"]))

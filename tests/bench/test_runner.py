@@ -143,6 +143,43 @@ def test_vary_methods_replace_a_share_of_each_batch(tmp_path, monkeypatch):
         BenchConfig("mnist", methods=("ORIG",), models={"A(B)": stub}, allow_foreign_models=True)
 
 
+class HalfWrong(Stub):
+    """Bar images like ``_write_bars``'s, but every second one shows the other class's bar."""
+
+    def sample(self, labels, *, generator=None):
+        self.calls += 1
+        n = labels.shape[0]
+        x = torch.rand(n, 1, 12, 12, generator=generator) * 0.4
+        shown = torch.where(torch.arange(n) % 2 == 0, labels, 1 - labels)
+        x[shown == 0, :, :6] += 0.6
+        x[shown == 1, :, 6:] += 0.6
+        return x
+
+
+def test_curate_methods_filter_samples_through_the_cells_baseline_classifier(tmp_path, monkeypatch):
+    data = _write_bars(tmp_path)
+    trained = []
+    real = protocol.train_classifier
+    monkeypatch.setattr(protocol, "train_classifier", lambda *a, **kw: trained.append(kw["extra_dataset"]) or real(*a, **kw))
+    config = BenchConfig(str(data), methods=("ORIG", "CURATE(S)", "ROT+CURATE(S)"), sizes=(40,), models={"S": HalfWrong()},
+                         allow_foreign_models=True, curate_threshold=0.6, **{**FAST, "epochs": 15, "width": 0.25})
+    records = {r["method"]: r for r in run_protocol(config, tmp_path / "out", progress=False)}
+    # ORIG's classifier judges CURATE(S) (not retrained); ROT+CURATE(S) needs ROT's, trained once for it
+    kinds = [type(t).__name__ for t in trained]
+    assert kinds == ["NoneType", "SyntheticDataset", "ConcatDataset", "SyntheticDataset"]  # ORIG, CURATE, ROT, ROT+CURATE
+    for method in ("CURATE(S)", "ROT+CURATE(S)"):
+        rates = records[method]["acceptance_rate"]
+        assert len(rates) == 2 and all(0.3 < r < 0.7 for r in rates)  # the wrong half is refused
+        assert records[method]["setup"]["curate_threshold"] == 0.6
+    assert "acceptance_rate" not in records["ORIG"] and "ROT" not in records  # the judge is not a result
+    for bad in ("CURATE(X)", "CURATE(S)+VARY(S)"):
+        with pytest.raises(ValueError, match="CURATE"):
+            BenchConfig("mnist", methods=(bad,), models={"S": HalfWrong()}, allow_foreign_models=True)
+    with pytest.raises(ValueError, match="curate_threshold"):
+        BenchConfig("mnist", methods=("CURATE(S)",), models={"S": HalfWrong()}, allow_foreign_models=True,
+                    curate_threshold=1.5)
+
+
 def test_config_and_cli_errors(tmp_path):
     with pytest.raises(ValueError, match="method 'VAE'"):
         BenchConfig("mnist", methods=("VAE",))
