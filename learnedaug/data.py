@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from learnedaug._checks import check_int
 from learnedaug._random import GeneratorLike, as_generator
 
 if TYPE_CHECKING:
@@ -465,8 +466,23 @@ def stratified_split(labels, val_fraction: float = 0.15, seed: GeneratorLike = 0
     return mask.nonzero().flatten(), val
 
 
+def stratified_folds(labels, folds: int = 3, seed: GeneratorLike = 0) -> list[torch.Tensor]:
+    """Split indices into ``folds`` disjoint parts keeping class proportions (for k-fold cross-validation).
+
+    Each class's members are shuffled and dealt round-robin, starting where the previous class stopped, so fold
+    sizes differ by at most one; every fold is a sorted int64 index tensor and together they cover ``range(N)``.
+    """
+    labels = _as_label_tensor(labels)
+    folds = check_int(folds, "folds", min=2)
+    if folds > labels.numel():
+        raise ValueError(f"folds={folds} is more than the {labels.numel()} labels")
+    gen = as_generator(seed)
+    order = torch.cat([m[torch.randperm(m.numel(), generator=gen)] for m in _class_members(labels, _num_classes(labels, None))])
+    return [torch.sort(order[f::folds]).values for f in range(folds)]
+
+
 __all__ = [
     "CIFAR10_CLASSES", "DEFAULT_FRACTIONS", "DEFAULT_SIZES", "IMAGE_SUFFIXES", "ImageSet", "MNIST_CLASSES", "balanced_subset",
     "from_arrays", "load_dataset", "load_demo_digits", "load_image_folder", "load_npz",
-    "nested_subsets", "read_image", "stratified_split",
+    "nested_subsets", "read_image", "stratified_folds", "stratified_split",
 ]

@@ -339,3 +339,21 @@ def test_read_image_gives_gray_or_rgb(mode, suffix, expected, tmp_path):
     im.save(tmp_path / f"x{suffix}")
     out = read_image(tmp_path / f"x{suffix}")
     assert out.mode == expected and out.size == (5, 6)
+
+
+def test_stratified_folds_partition_each_class_evenly():
+    from learnedaug.data import stratified_folds
+
+    labels = torch.tensor([0] * 7 + [1] * 5 + [2] * 9)
+    folds = stratified_folds(labels, 3, seed=4)
+    joined = torch.cat(folds)
+    assert sorted(joined.tolist()) == list(range(21))  # disjoint and complete
+    assert max(f.numel() for f in folds) - min(f.numel() for f in folds) <= 1
+    for c in range(3):
+        per_fold = [int((labels[f] == c).sum()) for f in folds]
+        assert max(per_fold) - min(per_fold) <= 1
+    assert all(torch.equal(a, b) for a, b in zip(folds, stratified_folds(labels, 3, seed=4)))
+    with pytest.raises(ValueError, match="folds"):
+        stratified_folds(labels, 1)
+    with pytest.raises(ValueError, match="more than"):
+        stratified_folds(torch.tensor([0, 1]), 3)

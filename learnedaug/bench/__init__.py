@@ -4,6 +4,7 @@
 - :mod:`~learnedaug.bench.runner`: :func:`run_protocol` (resumable, one ``results.jsonl`` per output directory).
 - :mod:`~learnedaug.bench.report`: :func:`summarize` (markdown tables) and :func:`plot_learning_curves`, and
   :func:`read_shards` / :func:`write_report` for runs split over several processes.
+- :mod:`~learnedaug.bench.tune`: :func:`choose_ratio` (how much synthetic data, 0 included, by k-fold CV).
 - :mod:`~learnedaug.bench.stats`: Wilcoxon signed-rank tables. :mod:`~learnedaug.bench.cards`: model-card metrics.
 - :mod:`~learnedaug.bench.cli`: ``learnedaug bench``.
 """
@@ -12,9 +13,10 @@ from .report import plot_learning_curves, read_shards, summarize, write_report
 from .runner import card_subset, run_protocol, train_cell_generator
 from .spec import BASELINES, CLASSIC, BenchConfig, GeneratorSpec
 from .stats import PairedTest, WilcoxonTable, wilcoxon_table
+from .tune import TuneResult, choose_ratio
 
 __all__ = [
-    "BASELINES", "CLASSIC", "BenchConfig", "GeneratorSpec", "PairedTest", "WilcoxonTable", "card_subset",
+    "BASELINES", "CLASSIC", "BenchConfig", "GeneratorSpec", "PairedTest", "TuneResult", "WilcoxonTable", "card_subset", "choose_ratio",
     "plot_learning_curves", "read_shards", "run_protocol", "summarize", "train_cell_generator", "wilcoxon_table",
     "write_report",
 ]

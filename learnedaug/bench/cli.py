@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output directory (results.jsonl, table.md, learning_curve.png)")
     parser.add_argument("--methods", type=_csv(str), default=BenchConfig.methods,
                         help=f"comma-separated: {','.join(BASELINES + CLASSIC)}, model names, VARY(MODEL), "
-                             "CLASSIC+MODEL, CLASSIC+VARY(MODEL)")
+                             "CURATE(MODEL), TUNE(MODEL), and CLASSIC+ any of those")
     sizes = parser.add_mutually_exclusive_group()
     sizes.add_argument("--sizes", type=_csv(int), help="class-balanced training sizes (default 50,100,250,500,1000)")
     sizes.add_argument("--fractions", type=_csv(float), help="nested fractions of the training split, e.g. 0.01,0.1,1")
@@ -48,6 +48,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "proportion (default: one pass, as in the papers)")
     parser.add_argument("--vary-p", type=float, default=0.5,
                         help="share of each batch replaced by learned variations in VARY(NAME) methods (default 0.5)")
+    parser.add_argument("--curate-threshold", type=float, default=0.5,
+                        help="CURATE(NAME): keep a sample when the cell's baseline classifier gives its label this "
+                             "probability (default 0.5)")
+    parser.add_argument("--tune-ratios", type=_csv(float), default=BenchConfig.tune_ratios,
+                        help="TUNE(NAME): candidate synthetic ratios, chosen per cell by cross-validation (default 0,0.5,1,2)")
+    parser.add_argument("--tune-folds", type=int, default=3, help="TUNE(NAME): cross-validation folds (default 3)")
     parser.add_argument("--seeds", type=_csv(int), default=(0,))
     parser.add_argument("--classifier", choices=sorted(CLASSIFIERS), default="cnn")
     parser.add_argument("--width", type=float, default=1.0, help="classifier width multiplier (1 = the papers')")
@@ -86,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
             test_per_class=args.test_per_class, online=args.online, models=models, device=args.device,
             generators=generators, allow_foreign_models=args.allow_foreign_model,
             synthetic_ratio=args.synthetic_ratio, epoch_size=args.epoch_size,
-            vary_p=args.vary_p, schedule=args.schedule,
+            vary_p=args.vary_p, schedule=args.schedule, curate_threshold=args.curate_threshold,
+            tune_ratios=args.tune_ratios, tune_folds=args.tune_folds,
         )
     except ValueError as err:
         raise SystemExit(str(err)) from err

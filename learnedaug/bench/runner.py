@@ -33,16 +33,23 @@ import json
 import os
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch.utils.data import ConcatDataset
+from torch.utils.data import ConcatDataset, Dataset
 from tqdm.auto import tqdm
 
+from .. import zoo
 from .._io import atomic_write_text
 from ..classifiers import evaluate, train_classifier
-from ..data import ImageSet, balanced_subset, load_dataset, nested_subsets, stratified_split
-from .. import zoo
+from ..data import (
+    ImageSet,
+    balanced_subset,
+    load_dataset,
+    nested_subsets,
+    stratified_split,
+)
 from ..mixing import CuratedSampler, SyntheticDataset
 from ..models.base import CONFIG_NAME, GenerativeModel
 from ..train import fit
@@ -51,6 +58,7 @@ from ..train.objectives import objective_for
 from ..transforms import LearnedVariation
 from .report import plot_learning_curves, summarize
 from .spec import BenchConfig, GeneratorSpec, _classic, _is_zoo_name, _parse_method
+from .tune import TuneResult, choose_ratio
 
 
 def _sha256(t: torch.Tensor) -> str:
@@ -131,35 +139,61 @@ def _read_results(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+@dataclass
+class _Ingredients:
+    """How one method trains: ``augment`` online, ``extra`` dataset shown once and the real images ``repeats`` times
+    per epoch; ``curated`` (a CURATE method's sampler, whose counts go into the record) and ``tuned`` (a TUNE
+    method's :class:`~learnedaug.bench.tune.TuneResult`)."""
+
+    augment: Callable | None
+    extra: Dataset | None
+    repeats: int
+    curated: CuratedSampler | None = None
+    tuned: TuneResult | None = None
+
+    def record(self) -> dict:
+        out = {}
+        if self.curated is not None:
+            rates = self.curated.acceptance_rate().tolist()
+            out |= {"acceptance_rate": [None if r != r else round(r, 4) for r in rates],
+                    "filled_from_rejected": self.curated.filled.tolist()}
+        if self.tuned is not None:
+            out["tuned"] = self.tuned.to_dict()
+        return out
+
+
 def _ingredients(method: str, train: ImageSet, config: BenchConfig, seed: int, sampler_for: Callable[[str], object],
-                 judge_for: Callable[[str | None], object]):
-    """``(augment, extra_dataset, repeats, curated)`` for ``method`` on ``train``: an epoch shows ``train``
-    ``repeats`` times and ``extra_dataset`` once, so every addition keeps its share of the epoch whatever
-    ``config.epoch_size``. ``curated``: the :class:`~learnedaug.mixing.CuratedSampler` of a ``CURATE`` method (its
-    acceptance counts go into the record), else None. ``judge_for(classic)``: the cell's classifier of that classic
-    method (None: ORIG)."""
+                 judge_for: Callable[[str | None], object]) -> _Ingredients:
+    """The :class:`_Ingredients` of ``method`` on ``train``: every addition keeps its share of the epoch whatever
+    ``config.epoch_size``. ``judge_for(classic)``: the cell's classifier of that classic method (None: ORIG)."""
     repeats = 1 if config.epoch_size is None else -(-config.epoch_size // len(train))
     parsed = _parse_method(method, config.learned)
     if method == "AUGORIG":
-        return None, None, 2 * repeats, None
+        return _Ingredients(None, None, 2 * repeats)
     transform = None if parsed.classic is None else _classic(parsed.classic, seed)
     if parsed.learned is None:
         if transform is None or config.online:
-            return transform, None, repeats, None
-        return None, ConcatDataset([train.with_transform(transform)] * repeats), repeats, None
+            return _Ingredients(transform, None, repeats)
+        return _Ingredients(None, ConcatDataset([train.with_transform(transform)] * repeats), repeats)
     if parsed.vary:
         variation = LearnedVariation(sampler_for(parsed.learned), scale=1.0, p=config.vary_p, generator=seed)
         if transform is None:
-            return variation, None, repeats, None
-        return (lambda x, y: transform(*variation(x, y))), None, repeats, None
-    sampler = curated = None
+            return _Ingredients(variation, None, repeats)
+        return _Ingredients(lambda x, y: transform(*variation(x, y)), None, repeats)
+    sampler, curated, tuned, ratio = sampler_for(parsed.learned), None, None, config.synthetic_ratio
     if parsed.curate:
-        sampler = curated = CuratedSampler(sampler_for(parsed.learned), judge_for(parsed.classic),
-                                           threshold=config.curate_threshold, on_starved="warn")
-    else:
-        sampler = sampler_for(parsed.learned)
-    size = max(1, round(config.synthetic_ratio * len(train) * repeats))
-    return transform, SyntheticDataset(sampler, size=size, labels="balanced", seed=seed), repeats, curated
+        sampler = curated = CuratedSampler(sampler, judge_for(parsed.classic), threshold=config.curate_threshold,
+                                           on_starved="warn")
+    if parsed.tune:
+        tuned = choose_ratio(
+            train, sampler, ratios=config.tune_ratios, folds=config.tune_folds, augment=transform,
+            classifier=config.classifier, epoch_size=config.epoch_size, seed=seed, epochs=config.epochs,
+            batch_size=config.batch_size, lr=config.lr, schedule=config.schedule, model_kwargs={"width": config.width},
+            device=config.device)
+        ratio = tuned.chosen
+    extra = None if ratio == 0 else SyntheticDataset(sampler, size=max(1, round(ratio * len(train) * repeats)),
+                                                      labels="balanced", seed=seed)
+    return _Ingredients(transform, extra, repeats, curated, tuned)
 
 
 def _load_model(spec: object, device: str):
@@ -224,24 +258,21 @@ def run_protocol(config: BenchConfig, out_dir: str | os.PathLike, *, progress: b
                 return cell_classifiers[name]
             with warnings.catch_warnings():  # starved classes are counted in the record, not printed per epoch
                 warnings.filterwarnings("ignore", message="CuratedSampler: class", category=UserWarning)
-                augment, extra, repeats, curated = _ingredients(name, train, config, seed, sampler_for, judge_for)
+                parts = _ingredients(name, train, config, seed, sampler_for, judge_for)
                 model, history = train_classifier(
-                    config.classifier, train, val, augment=augment, extra_dataset=extra, repeats=repeats,
+                    config.classifier, train, val, augment=parts.augment, extra_dataset=parts.extra, repeats=parts.repeats,
                     epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, schedule=config.schedule,
                     patience=config.patience, num_classes=k, model_kwargs={"width": config.width}, seed=seed,
                     device=config.device, progress=progress)
             if _parse_method(name, config.learned).learned is None:  # baselines and classic methods judge CURATE
-                cell_classifiers[name] = (model, history, None)
-            return model, history, curated
+                cell_classifiers[name] = (model, history, {})
+            return model, history, parts.record()
 
         def judge_for(classic: str | None):
             return classify(classic or "ORIG")[0]
 
-        model, history, curated = classify(method)
+        model, history, extra_fields = classify(method)
         scores = evaluate(model, test)
-        extra_fields = {} if curated is None else {
-            "acceptance_rate": [None if r != r else round(r, 4) for r in curated.acceptance_rate().tolist()],
-            "filled_from_rejected": curated.filled.tolist()}
         records.append({
             "method": method, "subset": key, "seed": seed, "n_train": len(train),
             "n_val": 0 if val is None else len(val),

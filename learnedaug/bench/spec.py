@@ -136,7 +136,10 @@ class BenchConfig:
     weights (``patience`` must then be None, and so must the generators'). ``schedule``: the classifier's learning
     rate, ``"constant"`` (the papers') or ``"cosine"`` (decays to 0 over ``epochs``). ``curate_threshold``: a
     ``CURATE(NAME)`` sample is kept only when the judge - the cell's classifier of the same method without the
-    learned part (ORIG's, or the classic transform's) - gives its label at least this probability."""
+    learned part (ORIG's, or the classic transform's) - gives its label at least this probability. ``TUNE(NAME)``
+    picks its synthetic ratio among ``tune_ratios`` per cell by ``tune_folds``-fold cross-validation on the cell's
+    training part (:func:`~learnedaug.bench.tune.choose_ratio`; a classic transform is applied online there), and
+    the record holds the choice and the fold scores."""
 
     dataset: str
     root: str | None = None
@@ -162,6 +165,8 @@ class BenchConfig:
     vary_p: float = 0.5
     schedule: str = "constant"
     curate_threshold: float = 0.5
+    tune_ratios: Sequence[float] = (0.0, 0.5, 1.0, 2.0)
+    tune_folds: int = 3
 
     def __post_init__(self) -> None:
         if self.sizes is not None and self.fractions is not None:
@@ -178,6 +183,10 @@ class BenchConfig:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction!r}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if not self.tune_ratios or any(not r >= 0 for r in self.tune_ratios) or not isinstance(self.tune_folds, int) \
+                or self.tune_folds < 2:
+            raise ValueError(f"tune_ratios must be numbers >= 0 and tune_folds an int >= 2, got {self.tune_ratios!r}, "
+                             f"{self.tune_folds!r}")
         if not 0 <= self.curate_threshold <= 1:
             raise ValueError(f"curate_threshold must be a probability in [0, 1], got {self.curate_threshold!r}")
         if not 0 < self.vary_p <= 1:
@@ -221,10 +230,12 @@ class BenchConfig:
         # epoch_size, vary_p and schedule are recorded only when they matter, so older results still match
         varies = any(_parse_method(m, self.learned).vary for m in self.methods)
         curates = any(_parse_method(m, self.learned).curate for m in self.methods)
+        tunes = any(_parse_method(m, self.learned).tune for m in self.methods)
         return {k: v for k, v in asdict(self).items() if k in keep} | (
             {} if self.epoch_size is None else {"epoch_size": self.epoch_size}) | (
             {"vary_p": self.vary_p} if varies else {}) | (
             {"curate_threshold": self.curate_threshold} if curates else {}) | (
+            {"tune_ratios": list(self.tune_ratios), "tune_folds": self.tune_folds} if tunes else {}) | (
             {"schedule": self.schedule} if self.schedule != "constant" else {}) | {
             "dataset": str(self.dataset),
             "generators": {n: s.as_dict() for n, s in self.generators.items()},
@@ -236,12 +247,14 @@ class BenchConfig:
 class Method(NamedTuple):
     """A parsed method: ``classic`` transform name, ``learned`` model/generator name (None for baselines and classic
     methods), ``vary`` for ``VARY(NAME)`` (learned variations of the real images rather than added samples) and
-    ``curate`` for ``CURATE(NAME)`` (added samples filtered by a judge classifier)."""
+    ``curate`` for ``CURATE(NAME)`` (added samples filtered by a judge classifier), ``tune`` for ``TUNE(NAME)`` (the
+    synthetic ratio chosen per cell by cross-validation, 0 included)."""
 
     classic: str | None
     learned: str | None
     vary: bool = False
     curate: bool = False
+    tune: bool = False
 
 
 def _parse_method(method: str, learned: set[str]) -> Method:
@@ -251,12 +264,12 @@ def _parse_method(method: str, learned: set[str]) -> Method:
     parts = method.split("+")
     classic = [p for p in parts if p in CLASSIC]
     wrapped = {kind: [p[len(kind) + 1:-1] for p in parts if p.startswith(kind + "(") and p.endswith(")")
-                      and p[len(kind) + 1:-1] in learned] for kind in ("VARY", "CURATE")}
-    names = [p for p in parts if p in learned] + wrapped["VARY"] + wrapped["CURATE"]
+                      and p[len(kind) + 1:-1] in learned] for kind in ("VARY", "CURATE", "TUNE")}
+    names = [p for p in parts if p in learned] + wrapped["VARY"] + wrapped["CURATE"] + wrapped["TUNE"]
     if len(parts) > 2 or len(classic) > 1 or len(names) > 1 or len(classic) + len(names) != len(parts):
         raise ValueError(
             f"method {method!r} must be one of {list(BASELINES + CLASSIC)}, a model or generator name "
-            f"({sorted(learned)}), VARY(NAME), CURATE(NAME), or CLASSIC+NAME / CLASSIC+VARY(NAME) / CLASSIC+CURATE(NAME)"
+            f"({sorted(learned)}), VARY(NAME), CURATE(NAME), TUNE(NAME), or CLASSIC+ one of those"
         )
     return Method(classic[0] if classic else None, names[0] if names else None, bool(wrapped["VARY"]),
-                  bool(wrapped["CURATE"]))
+                  bool(wrapped["CURATE"]), bool(wrapped["TUNE"]))

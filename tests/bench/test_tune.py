@@ -1,0 +1,82 @@
+"""learnedaug.bench.tune: the one-standard-error rule (closed forms) and ratio choice by k-fold cross-validation."""
+
+import numpy as np
+import pytest
+import torch
+
+from learnedaug.bench import BenchConfig, run_protocol
+from learnedaug.bench.tune import choose_ratio, one_standard_error_choice
+from learnedaug.data import ImageSet
+
+TINY = dict(epochs=8, batch_size=16, model_kwargs={"width": 0.25}, schedule="cosine")
+
+
+def bars(n: int = 36, seed: int = 0) -> ImageSet:
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.arange(n) % 2
+    x = torch.rand(n, 1, 12, 12, generator=g) * 0.4
+    x[labels == 0, :, :6] += 0.6
+    x[labels == 1, :, 6:] += 0.6
+    return ImageSet((x * 255).round().to(torch.uint8), labels, ["top", "bottom"])
+
+
+class Noise:
+    """A useless generator: uniform noise, whatever the label."""
+
+    num_classes, image_shape = 2, (1, 12, 12)
+
+    def sample(self, labels, *, generator=None):
+        return torch.rand(labels.shape[0], *self.image_shape, generator=generator)
+
+
+def test_one_standard_error_rule_closed_forms():
+    assert one_standard_error_choice({0: [0.8, 0.8, 0.8], 1: [0.9, 0.9, 0.9]}) == 1  # a sure gain is taken
+    # gaps 0.02, 0.01, -0.01: mean 0.00667 <= standard error 0.00882 -> the simpler 0 stays
+    assert one_standard_error_choice({0: [0.80, 0.83, 0.92], 1: [0.82, 0.84, 0.91]}) == 0
+    # gaps 0.02, 0.03, 0.025: mean 0.025 > standard error 0.0029 -> 1
+    assert one_standard_error_choice({0: [0.80, 0.80, 0.80], 1: [0.82, 0.83, 0.825]}) == 1
+    assert one_standard_error_choice({0: [0.7, 0.7], 0.5: [0.9, 0.9], 1: [0.9, 0.9]}) == 0.5  # ties: the smaller
+    assert one_standard_error_choice({0: [0.9, 0.9], 2: [0.5, 0.6]}) == 0  # harmful -> off
+    for bad in ({}, {0: [0.5]}, {0: [0.5, 0.6], 1: [0.5]}):
+        with pytest.raises(ValueError, match="one score per fold"):
+            one_standard_error_choice(bad)
+
+
+def test_a_useless_generator_is_switched_off():
+    result = choose_ratio(bars(), Noise(), ratios=(0, 1, 3), folds=3, seed=0, **TINY)
+    assert result.chosen == 0
+    assert set(result.scores) == {0.0, 1.0, 3.0} and all(len(s) == 3 for s in result.scores.values())
+    assert result.mean(0.0) >= result.mean(3.0)  # three noise images per real one do not help
+    again = choose_ratio(bars(), Noise(), ratios=(0, 1, 3), folds=3, seed=0, **TINY)
+    assert again == result  # seeded
+    assert "<- chosen" in result.summary() and result.to_dict()["chosen"] == 0
+
+
+def test_choose_ratio_errors():
+    with pytest.raises(ValueError, match=">= 3 images"):
+        choose_ratio(bars(4), Noise(), folds=3, **TINY)
+    with pytest.raises(ValueError, match="ratios"):
+        choose_ratio(bars(), Noise(), ratios=(-1, 1), **TINY)
+    with pytest.raises(TypeError, match="sampler"):
+        choose_ratio(bars(), object(), **TINY)
+
+
+def test_bench_tune_method_records_its_choice(tmp_path):
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 80), ("test", 40)):
+        y = np.arange(n) % 2
+        x = rng.uniform(0, 0.4, (n, 12, 12))
+        x[y == 0, :6] += 0.6
+        x[y == 1, 6:] += 0.6
+        np.savez(tmp_path / f"{split}.npz", x=(x * 255).round().astype(np.uint8), y=y.astype(np.int64))
+    config = BenchConfig(str(tmp_path), methods=("TUNE(N)", "ROT+TUNE(N)"), sizes=(30,), models={"N": Noise()},
+                         allow_foreign_models=True, tune_ratios=(0, 2), tune_folds=2, classifier="cnn", width=0.25,
+                         epochs=6, batch_size=16, patience=None, val_fraction=0.0)
+    records = run_protocol(config, tmp_path / "out", progress=False)
+    for r in records:
+        assert r["tuned"]["chosen"] == 0 and set(r["tuned"]["scores"]) == {"0.0", "2.0"}
+        assert r["setup"]["tune_ratios"] == [0, 2] and r["setup"]["tune_folds"] == 2
+    with pytest.raises(ValueError, match="TUNE"):
+        BenchConfig("mnist", methods=("TUNE(X)",), models={"N": Noise()}, allow_foreign_models=True)
+    with pytest.raises(ValueError, match="tune_folds"):
+        BenchConfig("mnist", methods=("TUNE(N)",), models={"N": Noise()}, allow_foreign_models=True, tune_folds=1)
