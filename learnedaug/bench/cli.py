@@ -51,6 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--curate-threshold", type=float, default=0.5,
                         help="CURATE(NAME): keep a sample when the cell's baseline classifier gives its label this "
                              "probability (default 0.5)")
+    parser.add_argument("--synthetic-weight", type=float, default=1.0,
+                        help="loss weight of a synthetic sample relative to a real image (default 1)")
     parser.add_argument("--tune-ratios", type=_csv(float), default=BenchConfig.tune_ratios,
                         help="TUNE(NAME): candidate synthetic ratios, chosen per cell by cross-validation (default 0,0.5,1,2)")
     parser.add_argument("--tune-folds", type=int, default=3, help="TUNE(NAME): cross-validation folds (default 3)")
@@ -92,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
             test_per_class=args.test_per_class, online=args.online, models=models, device=args.device,
             generators=generators, allow_foreign_models=args.allow_foreign_model,
             synthetic_ratio=args.synthetic_ratio, epoch_size=args.epoch_size,
-            vary_p=args.vary_p, schedule=args.schedule, curate_threshold=args.curate_threshold,
+            vary_p=args.vary_p, schedule=args.schedule, curate_threshold=args.curate_threshold, synthetic_weight=args.synthetic_weight,
             tune_ratios=args.tune_ratios, tune_folds=args.tune_folds,
         )
     except ValueError as err:

@@ -150,6 +150,7 @@ class _Ingredients:
     repeats: int
     curated: CuratedSampler | None = None
     tuned: TuneResult | None = None
+    extra_weight: float = 1.0
 
     def record(self) -> dict:
         out = {}
@@ -189,11 +190,11 @@ def _ingredients(method: str, train: ImageSet, config: BenchConfig, seed: int, s
             train, sampler, ratios=config.tune_ratios, folds=config.tune_folds, augment=transform,
             classifier=config.classifier, epoch_size=config.epoch_size, seed=seed, epochs=config.epochs,
             batch_size=config.batch_size, lr=config.lr, schedule=config.schedule, model_kwargs={"width": config.width},
-            device=config.device)
+            device=config.device, extra_weight=config.synthetic_weight)
         ratio = tuned.chosen
     extra = None if ratio == 0 else SyntheticDataset(sampler, size=max(1, round(ratio * len(train) * repeats)),
                                                       labels="balanced", seed=seed)
-    return _Ingredients(transform, extra, repeats, curated, tuned)
+    return _Ingredients(transform, extra, repeats, curated, tuned, config.synthetic_weight)
 
 
 def _load_model(spec: object, device: str):
@@ -261,6 +262,7 @@ def run_protocol(config: BenchConfig, out_dir: str | os.PathLike, *, progress: b
                 parts = _ingredients(name, train, config, seed, sampler_for, judge_for)
                 model, history = train_classifier(
                     config.classifier, train, val, augment=parts.augment, extra_dataset=parts.extra, repeats=parts.repeats,
+                    extra_weight=parts.extra_weight,
                     epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, schedule=config.schedule,
                     patience=config.patience, num_classes=k, model_kwargs={"width": config.width}, seed=seed,
                     device=config.device, progress=progress)

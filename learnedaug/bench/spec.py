@@ -139,7 +139,8 @@ class BenchConfig:
     learned part (ORIG's, or the classic transform's) - gives its label at least this probability. ``TUNE(NAME)``
     picks its synthetic ratio among ``tune_ratios`` per cell by ``tune_folds``-fold cross-validation on the cell's
     training part (:func:`~learnedaug.bench.tune.choose_ratio`; a classic transform is applied online there), and
-    the record holds the choice and the fold scores."""
+    the record holds the choice and the fold scores. ``synthetic_weight``: the loss weight of a synthetic sample
+    relative to a real image in learned methods that add samples (1: the papers')."""
 
     dataset: str
     root: str | None = None
@@ -165,6 +166,7 @@ class BenchConfig:
     vary_p: float = 0.5
     schedule: str = "constant"
     curate_threshold: float = 0.5
+    synthetic_weight: float = 1.0
     tune_ratios: Sequence[float] = (0.0, 0.5, 1.0, 2.0)
     tune_folds: int = 3
 
@@ -187,6 +189,8 @@ class BenchConfig:
                 or self.tune_folds < 2:
             raise ValueError(f"tune_ratios must be numbers >= 0 and tune_folds an int >= 2, got {self.tune_ratios!r}, "
                              f"{self.tune_folds!r}")
+        if not self.synthetic_weight >= 0:
+            raise ValueError(f"synthetic_weight must be >= 0, got {self.synthetic_weight!r}")
         if not 0 <= self.curate_threshold <= 1:
             raise ValueError(f"curate_threshold must be a probability in [0, 1], got {self.curate_threshold!r}")
         if not 0 < self.vary_p <= 1:
@@ -235,6 +239,7 @@ class BenchConfig:
             {} if self.epoch_size is None else {"epoch_size": self.epoch_size}) | (
             {"vary_p": self.vary_p} if varies else {}) | (
             {"curate_threshold": self.curate_threshold} if curates else {}) | (
+            {"synthetic_weight": self.synthetic_weight} if self.synthetic_weight != 1 else {}) | (
             {"tune_ratios": list(self.tune_ratios), "tune_folds": self.tune_folds} if tunes else {}) | (
             {"schedule": self.schedule} if self.schedule != "constant" else {}) | {
             "dataset": str(self.dataset),

@@ -124,7 +124,7 @@ class _Batches:
             self._gather()
             self.image_shape = tuple(self.images.shape[1:])
         else:
-            datasets = [p if t is None else _PairItems(*t) for p, t in zip(parts, fixed)]
+            datasets = [_Tagged(p if t is None else _PairItems(*t), extra=i > 0) for i, (p, t) in enumerate(zip(parts, fixed))]
             datasets = datasets[:1] * repeats + datasets[1:]
             self.images = self.labels = None
             self.loader = DataLoader(ConcatDataset(datasets), batch_size=batch_size, shuffle=True, generator=generator)
@@ -139,13 +139,15 @@ class _Batches:
         float_mix = len({t[0].dtype for t in tensors}) > 1
         self.images = torch.cat([t[0].float() / 255 if float_mix and t[0].dtype == torch.uint8 else t[0] for t in tensors])
         self.labels = torch.cat([t[1] for t in tensors]).to(torch.int64)
-        n_first = tensors[0][1].shape[0]
+        n_first = self.n_first = tensors[0][1].shape[0]
         self.index = torch.cat([torch.arange(n_first).repeat(self.repeats), torch.arange(n_first, self.labels.shape[0])])
 
     def __len__(self) -> int:
         return self.index.shape[0] if self.loader is None else len(self.loader.dataset)
 
-    def epoch(self, epoch: int, device: torch.device) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def epoch(self, epoch: int, device: torch.device) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """``(images float (B, C, H, W), labels int64 (B,), extra bool (B,))`` batches; ``extra`` marks rows that
+        come from the parts after the first (e.g. synthetic samples)."""
         for part in self.parts:
             if hasattr(part, "set_epoch"):
                 part.set_epoch(epoch)
@@ -156,10 +158,24 @@ class _Batches:
                 self.images, self.labels = self.images.to(device), self.labels.to(device)
             order = self.index[torch.randperm(len(self), generator=self.generator)].to(device)
             for idx in order.split(self.batch_size):
-                yield _to_float(self.images[idx], device), self.labels[idx].to(device)
+                yield _to_float(self.images[idx], device), self.labels[idx].to(device), idx >= self.n_first
         else:
-            for x, y in self.loader:
-                yield _to_float(x, device), y.to(device, torch.int64)
+            for x, y, extra in self.loader:
+                yield _to_float(x, device), y.to(device, torch.int64), extra.to(device)
+
+
+class _Tagged(Dataset):
+    """``(image, label, extra)`` items: a part's items with a flag saying whether it is an added (extra) part."""
+
+    def __init__(self, dataset: Dataset, *, extra: bool) -> None:
+        self.dataset, self.extra = dataset, extra
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, bool]:
+        image, label = self.dataset[index]
+        return image, label, self.extra
 
 
 # ---------------------------------------------------------------------------------------------------- training
@@ -213,6 +229,7 @@ def train_classifier(
     *,
     augment: Augment | None = None,
     extra_dataset: Data | None = None,
+    extra_weight: float = 1.0,
     repeats: int = 1,
     epochs: int = 100,
     batch_size: int = 32,
@@ -235,7 +252,9 @@ def train_classifier(
     (trained in place). ``extra_dataset`` (e.g. synthetic samples, or a copy of ``train`` for the AUGORIG control) is
     appended to ``train``. An epoch shows ``train`` ``repeats`` times (independently shuffled, so online ``augment``
     draws afresh for every showing) and ``extra_dataset`` once: with a few dozen images, ``repeats`` turns an epoch
-    of two optimizer steps into enough steps for early stopping to judge. ``augment(x, y) -> (x, y)`` runs on every training batch (float ``(B, C, H, W)`` in [0, 1]
+    of two optimizer steps into enough steps for early stopping to judge. ``extra_weight``: the loss weight of each
+    ``extra_dataset`` row relative to a real one (the batch loss is the weighted mean; e.g. 0.5 to down-weight
+    synthetic samples; 1 = plain cross-entropy). ``augment(x, y) -> (x, y)`` runs on every training batch (float ``(B, C, H, W)`` in [0, 1]
     on ``device``, int64 labels ``(B,)``); it may return soft labels ``(B, K)`` (CutMix-style). With ``val``, the
     weights of the best epoch by ``monitor`` are restored and training stops after ``patience`` epochs without
     improvement (``None``: never stop early); without ``val`` the final weights are kept. ``schedule``: Adam's
@@ -253,6 +272,8 @@ def train_classifier(
         raise ValueError(f"repeats must be a positive int, got {repeats!r}")
     if not (lr > 0):
         raise ValueError(f"lr must be > 0, got {lr!r}")
+    if isinstance(extra_weight, bool) or not isinstance(extra_weight, (int, float)) or not extra_weight >= 0:
+        raise ValueError(f"extra_weight must be a number >= 0, got {extra_weight!r}")
     if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int) or patience < 1):
         raise ValueError(f"patience must be a positive int or None, got {patience!r}")
     if monitor not in MONITORS:
@@ -273,13 +294,13 @@ def train_classifier(
         model.to(device)
         val_tensors = None if val is None else _materialize(val, "val")
         history = _fit(model, batches, val_tensors, augment, epochs, lr, schedule, patience, monitor, device,
-                       progress, desc)
+                       progress, desc, float(extra_weight))
     return model, history
 
 
 def _fit(model: nn.Module, batches: _Batches, val: tuple[torch.Tensor, torch.Tensor] | None, augment: Augment | None,
          epochs: int, lr: float, schedule: str, patience: int | None, monitor: str, device: torch.device,
-         progress: bool, desc: str) -> History:
+         progress: bool, desc: str, extra_weight: float = 1.0) -> History:
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs) if schedule == "cosine" else None
     history = History()
@@ -290,14 +311,18 @@ def _fit(model: nn.Module, batches: _Batches, val: tuple[torch.Tensor, torch.Ten
         model.train()
         history.lr.append(optimizer.param_groups[0]["lr"])
         loss_sum, correct, seen = 0.0, 0, 0
-        for x, y in batches.epoch(epoch, device):
+        for x, y, extra in batches.epoch(epoch, device):
             if augment is not None:
                 out = augment(x, y)
                 if not (isinstance(out, (tuple, list)) and len(out) == 2):
                     raise TypeError(f"augment must return a pair (images, labels), got {type(out).__name__}")
                 x, y = out
             logits = model(x)
-            loss = F.cross_entropy(logits, y)
+            if extra_weight == 1.0:
+                loss = F.cross_entropy(logits, y)
+            else:
+                w = torch.where(extra, extra_weight, 1.0).to(logits.dtype)
+                loss = (F.cross_entropy(logits, y, reduction="none") * w).sum() / w.sum().clamp_min(1e-12)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -180,6 +180,27 @@ def test_curate_methods_filter_samples_through_the_cells_baseline_classifier(tmp
                     curate_threshold=1.5)
 
 
+def test_synthetic_weight_reaches_the_classifier_of_learned_methods_only(tmp_path, monkeypatch):
+    data = _write_bars(tmp_path)
+    weights = {}
+    real = protocol.train_classifier
+
+    def spy(*args, **kw):
+        weights[len(weights)] = kw["extra_weight"]
+        return real(*args, **kw)
+
+    monkeypatch.setattr(protocol, "train_classifier", spy)
+    config = BenchConfig(str(data), methods=("AUGORIG", "S", "ROT+S"), sizes=(20,), models={"S": Stub()},
+                         allow_foreign_models=True, synthetic_weight=0.25, **FAST)
+    records = run_protocol(config, tmp_path / "out", progress=False)
+    assert list(weights.values()) == [1.0, 0.25, 0.25]  # AUGORIG's copies are real images
+    assert records[0]["setup"]["synthetic_weight"] == 0.25
+    assert "synthetic_weight" not in BenchConfig(str(data), methods=("S",), models={"S": Stub()},
+                                                 allow_foreign_models=True, **FAST).setup()
+    with pytest.raises(ValueError, match="synthetic_weight"):
+        BenchConfig(str(data), methods=("ORIG",), synthetic_weight=-1, **FAST)
+
+
 def test_config_and_cli_errors(tmp_path):
     with pytest.raises(ValueError, match="method 'VAE'"):
         BenchConfig("mnist", methods=("VAE",))

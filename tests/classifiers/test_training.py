@@ -246,3 +246,34 @@ def test_evaluate_on_real_mnist_subset_runs(shared_data):
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
     scores = evaluate(model, small)
     assert scores["n"] == 100 and len(scores["per_class_f1"]) == 10 and 0.0 <= scores["accuracy"] <= 1.0
+
+
+@pytest.mark.parametrize("as_dataset", [False, True])
+def test_extra_weight_scales_the_loss_of_added_rows(as_dataset):
+    """Added rows with the wrong labels ruin the classifier at weight 1 and are ignored at weight 0."""
+    train, test = _bars(40, seed=0), _bars(60, seed=1)
+    wrong = _bars(120, seed=2)
+    wrong = (wrong.images, 1 - wrong.labels)
+    if as_dataset:  # the DataLoader path: a generic Dataset of float items
+        wrong = torch.utils.data.TensorDataset(wrong[0].float() / 255, wrong[1])
+        wrong = _ItemsOf(wrong)
+    scores = {}
+    for w in (0.0, 1.0):
+        model, _ = train_classifier("cnn", train, extra_dataset=wrong, extra_weight=w, epochs=8, batch_size=16,
+                                    patience=None, num_classes=2, model_kwargs=TINY, seed=0, progress=False)
+        scores[w] = evaluate(model, test)["accuracy"]
+    assert scores[0.0] > 0.9 and scores[1.0] < 0.5
+    with pytest.raises(ValueError, match="extra_weight"):
+        train_classifier("cnn", train, extra_dataset=wrong, extra_weight=-1, epochs=1, progress=False)
+
+
+class _ItemsOf(Dataset):
+    def __init__(self, tensors):
+        self.tensors = tensors
+
+    def __len__(self):
+        return len(self.tensors)
+
+    def __getitem__(self, i):
+        x, y = self.tensors[i]
+        return x, int(y)
