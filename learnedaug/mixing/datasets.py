@@ -140,12 +140,21 @@ class MixedDataset(Dataset):
     needed, successive epochs walk through it (epoch ``e`` starts at ``e * n_synthetic``, wrapping), so a
     static synthetic set is also used a fresh slice at a time. ``set_epoch`` propagates to both datasets.
     Both must return items of the same kind (e.g. ``(float tensor (C, H, W), int)``).
+
+    ``synthetic_weight``: when given, every item gains a third element, its loss weight - 1.0 for real items,
+    ``synthetic_weight`` for synthetic ones - so the default collate yields ``(images, labels, weights)`` for
+    :func:`~learnedaug.mixing.losses.weighted_cross_entropy`.
     """
 
-    def __init__(self, real: Dataset, synthetic: Dataset, ratio: float = 1.0) -> None:
+    def __init__(self, real: Dataset, synthetic: Dataset, ratio: float = 1.0, *,
+                 synthetic_weight: float | None = None) -> None:
         if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not ratio >= 0:
             raise ValueError(f"ratio (synthetic : real) must be a number >= 0, got {ratio!r}")
+        if synthetic_weight is not None and (isinstance(synthetic_weight, bool)
+                                             or not isinstance(synthetic_weight, (int, float)) or not synthetic_weight >= 0):
+            raise ValueError(f"synthetic_weight must be a number >= 0 or None, got {synthetic_weight!r}")
         self.real, self.synthetic, self.ratio = real, synthetic, float(ratio)
+        self.synthetic_weight = None if synthetic_weight is None else float(synthetic_weight)
         self.num_real = len(real)
         self.num_synthetic = round(self.ratio * self.num_real)
         if self.num_synthetic > len(synthetic):
@@ -172,9 +181,11 @@ class MixedDataset(Dataset):
     def __getitem__(self, index: int) -> Sample:
         i = _index(index, len(self), "MixedDataset")
         if i < self.num_real:
-            return self.real[i]
-        j = (self.epoch * self.num_synthetic + i - self.num_real) % len(self.synthetic)
-        return self.synthetic[j]
+            item, weight = self.real[i], 1.0
+        else:
+            item = self.synthetic[(self.epoch * self.num_synthetic + i - self.num_real) % len(self.synthetic)]
+            weight = self.synthetic_weight
+        return item if self.synthetic_weight is None else (*item, weight)
 
 
 class AugOrig(Dataset):

@@ -103,6 +103,25 @@ def test_mixed_dataset_layout_and_epochs():
     assert len(MixedDataset(real, syn, ratio=0)) == 10
 
 
+def test_mixed_dataset_weights_flow_through_the_default_collate():
+    from torch.utils.data import DataLoader
+
+    from learnedaug.mixing.losses import weighted_cross_entropy
+
+    real, syn = Indexed(4), Indexed(8)
+    mixed = MixedDataset(real, syn, ratio=1, synthetic_weight=0.25)
+    assert mixed[0][2] == 1.0 and mixed[5][2] == 0.25 and len(mixed[5]) == 3
+    images, labels, weights = next(iter(DataLoader(mixed, batch_size=8)))
+    assert weights.tolist() == [1.0] * 4 + [0.25] * 4 and labels.shape == (8,)
+    logits = torch.randn(8, 10, generator=torch.Generator().manual_seed(0))
+    ce = torch.nn.functional.cross_entropy(logits, labels, reduction="none")
+    expected = (ce[:4].sum() + 0.25 * ce[4:].sum()) / (4 + 0.25 * 4)  # closed form
+    torch.testing.assert_close(weighted_cross_entropy(logits, labels, weights.float()), expected)
+    assert len(MixedDataset(real, syn, ratio=1)[5]) == 2  # without synthetic_weight items are unchanged
+    with pytest.raises(ValueError, match="synthetic_weight"):
+        MixedDataset(real, syn, ratio=1, synthetic_weight=-0.5)
+
+
 def test_aug_orig_duplicates():
     real = Indexed(5)
     dup = AugOrig(real)
