@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 METHODS = ("ORIG", "VAE", "SHIFT-ROT", "SHIFT-ROT+VAE")
 NAMES = {"ORIG": "CNN", "VAE": "VAE", "SHIFT-ROT": "AUG", "SHIFT-ROT+VAE": "AUG+VAE",
          "SHIFT-ROT+VARY(CVAE)": "AUG+VARY(CDCVAE)", "CURATE(VAE)": "curated VAE",
-         "SHIFT-ROT+CURATE(VAE)": "AUG+curated VAE"}
+         "SHIFT-ROT+CURATE(VAE)": "AUG+curated VAE", "TUNE(VAE)": "tuned VAE", "SHIFT-ROT+TUNE(VAE)": "AUG+tuned VAE"}
 SIZES = (50, 100, 250, 500, 1000)
 # Seed 001, Table 2, latent space 3: macro-F1 (%) per training size.
 PAPER = {
@@ -89,21 +89,22 @@ def config_for(args: argparse.Namespace, seed: int, size: int) -> BenchConfig:
         test_per_class=scale["test_per_class"], online=True,
         generators={"VAE": vae_spec(args.scale, size), **scale.get("extra", {})}, device=args.device,
         epoch_size=args.epoch_size or scale.get("epoch_size"), synthetic_ratio=args.synthetic_ratio,
-        curate_threshold=args.curate_threshold,
+        curate_threshold=args.curate_threshold, tune_ratios=args.tune_ratios, tune_folds=args.tune_folds,
     )
 
 
 def read_parts(out: Path) -> list[dict]:
     """Every run of every part, checked to share one setup (the VAE epochs aside, which depend on the size)."""
-    def setup_of(r: dict) -> dict:  # vary_p / curate_threshold: recorded only by parts that ran VARY / CURATE
-        return {**{k: v for k, v in r["setup"].items() if k not in ("vary_p", "curate_threshold")},
+    def setup_of(r: dict) -> dict:  # vary_p / curate_threshold / tune_*: recorded only by parts that ran those
+        return {**{k: v for k, v in r["setup"].items() if k not in ("vary_p", "curate_threshold", "tune_ratios",
+                                                                      "tune_folds")},
                 "generators": {k: {**v, "epochs": None} for k, v in r["setup"]["generators"].items()}}
 
     try:
         records = read_shards(out, "*/*/results.jsonl", setup_of=setup_of)
     except ValueError as err:
         raise SystemExit(str(err)) from None
-    for key in ("vary_p", "curate_threshold"):
+    for key in ("vary_p", "curate_threshold", "tune_ratios", "tune_folds"):
         values = {r["setup"][key] for r in records if key in r["setup"]}
         if len(values) > 1:
             raise SystemExit(f"parts under {out} were run with different {key}: {sorted(values)}")
@@ -245,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--curate-threshold", type=float, default=0.5,
                    help="CURATE methods keep a VAE sample when the cell's baseline classifier gives its label this "
                         "probability (default 0.5)")
+    p.add_argument("--tune-ratios", type=lambda t: tuple(float(v) for v in t.split(",")), default=(0.0, 0.5, 1.0, 2.0),
+                   help="TUNE methods: candidate synthetic ratios chosen per cell by cross-validation")
+    p.add_argument("--tune-folds", type=int, default=3, help="TUNE methods: cross-validation folds")
     p.add_argument("--patience", type=int, help="classifier early-stopping patience instead of the scale's")
     p.add_argument("--epoch-size", type=int,
                    help="show the real images ceil(EPOCH_SIZE / n) times per epoch, additions in proportion (default: "
