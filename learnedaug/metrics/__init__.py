@@ -1,5 +1,7 @@
-"""Metrics: FID/KID on pluggable features (reference Inception or a domain classifier)."""
+"""Metrics: FID/KID on pluggable features (reference Inception or a domain classifier); CAS (train on samples, test
+on real)."""
 
+from .cas import CASResult, classification_accuracy_score
 from .features import (
     DomainClassifier,
     DomainExtractor,
