@@ -153,3 +153,20 @@ def test_sampler_returning_wrong_shape_is_refused(data3):
 
     with pytest.raises(ValueError, match=r"sampler.sample\(...\) must return shape"):
         classification_accuracy_score(Bad(3), test, **FAST)
+
+
+def test_mnist_real_lookup_vs_shifted(shared_data):
+    # real MNIST digits as a "perfect" sampler beat chance clearly; the same digits with labels shifted by one fall
+    # far below it (the classifier learns the wrong class for every digit)
+    from learnedaug.data import balanced_subset, load_dataset
+
+    train = load_dataset("mnist", root=shared_data)
+    train = train.subset(balanced_subset(train.labels, per_class=30, seed=0))
+    test = load_dataset("mnist", split="test", root=shared_data)
+    test = test.subset(balanced_subset(test.labels, per_class=30, seed=0))
+    x, y = train.images.float() / 255, train.labels
+    settings = dict(n_per_class=30, width=0.25, epochs=10, batch_size=32, lr=2e-3, progress=False)
+    perfect = classification_accuracy_score(LookupSampler(x, y), test, **settings)
+    shifted = classification_accuracy_score(LookupSampler(x, y, shift=1), test, **settings)
+    assert perfect.accuracy >= 0.5 and perfect.n_test == 300
+    assert shifted.accuracy <= 0.1 < perfect.accuracy - 0.4
