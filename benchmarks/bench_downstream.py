@@ -27,6 +27,7 @@ epochs depend on the size); the report
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -105,7 +106,7 @@ def read_parts(out: Path) -> list[dict]:
     except ValueError as err:
         raise SystemExit(str(err)) from None
     for key in ("vary_p", "curate_threshold", "tune_ratios", "tune_folds"):
-        values = {r["setup"][key] for r in records if key in r["setup"]}
+        values = {json.dumps(r["setup"][key]) for r in records if key in r["setup"]}
         if len(values) > 1:
             raise SystemExit(f"parts under {out} were run with different {key}: {sorted(values)}")
     return records
