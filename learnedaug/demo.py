@@ -80,6 +80,7 @@ def run_demo(
     vae_epochs: int = 300,
     cnn_epochs: int = 20,
     cnn_width: float = 0.25,
+    epoch_size: int = EPOCH_SIZE,
     device: str = "cpu",
     progress: bool = True,
 ) -> dict[str, dict[str, list[float]]]:
@@ -89,7 +90,7 @@ def run_demo(
     out = Path(out_dir)
     start = time.perf_counter()
     digits = load_demo_digits()
-    repeats = math.ceil(EPOCH_SIZE / train_size)
+    repeats = math.ceil(check_int(epoch_size, "epoch_size") / train_size)
     results: dict[str, dict[str, list[float]]] = {}
     rows: list[tuple[str, torch.Tensor]] = []
     for seed in range(seeds):
@@ -158,7 +159,7 @@ def run_demo(
     base = results["AUG"]["macro_f1"]
     table = [
         f"Small CNN (seed 001 layout, width {cnn_width}) trained on {train_size} real MNIST digits for {cnn_epochs} "
-        f"epochs of {EPOCH_SIZE} images (cosine decay, no validation split), tested on {test_size} held-out digits; "
+        f"epochs of {epoch_size} images (cosine decay, no validation split), tested on {test_size} held-out digits; "
         f"mean ± std over seeds 0-{seeds - 1} (each seed: its own subset, generator and classifiers).",
         "",
         "| method | accuracy (%) | macro-F1 (%) | macro-F1 gain over AUG (points) |",
@@ -178,13 +179,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--test-size", type=int, default=2000, help="held-out test digits (default 2000)")
     p.add_argument("--seeds", type=int, default=2, help="seeds 0..N-1, each its own subset (default 2)")
     p.add_argument("--vae-epochs", type=int, default=300, help="ClassVAE full-batch steps (default 300)")
-    p.add_argument("--cnn-epochs", type=int, default=20, help=f"classifier epochs of {EPOCH_SIZE} images (default 20)")
+    p.add_argument("--cnn-epochs", type=int, default=20, help="classifier epochs (default 20)")
+    p.add_argument("--epoch-size", type=int, default=EPOCH_SIZE,
+                   help=f"image presentations per classifier epoch (default {EPOCH_SIZE})")
     p.add_argument("--device", default="cpu")
     p.add_argument("--no-progress", action="store_true")
 
 
 def run(args: argparse.Namespace) -> int:
     run_demo(args.out, train_size=args.train_size, test_size=args.test_size, seeds=args.seeds,
-             vae_epochs=args.vae_epochs, cnn_epochs=args.cnn_epochs, device=args.device,
+             vae_epochs=args.vae_epochs, cnn_epochs=args.cnn_epochs, epoch_size=args.epoch_size, device=args.device,
              progress=not args.no_progress)
     return 0

@@ -35,7 +35,7 @@ from hypothesis import strategies as st
 import _docs_commands as docs
 from _docs_commands import DocCommand
 
-RUN_TIMEOUT_S = 240  # per command; seconds at the tiny scale, but the demo at its smallest takes 20-40 s idle, minutes when the 2 cores are shared
+RUN_TIMEOUT_S = 180  # per command, at the tiny scale: seconds when idle, far more when the 2 cores are shared
 
 
 def _load_file_server() -> type:
