@@ -47,3 +47,12 @@ def test_files_recreated_by_the_writer_get_ordinary_permissions(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "w.safetensors").stat().st_mode & 0o777 == 0o640
+
+
+def test_disk_bytes_of_a_file_and_a_tree(tmp_path):
+    from learnedaug._io import disk_bytes
+
+    (tmp_path / "a").write_bytes(b"x" * 3)
+    (tmp_path / "d" / "e").mkdir(parents=True)
+    (tmp_path / "d" / "e" / "b").write_bytes(b"y" * 5)
+    assert disk_bytes(tmp_path / "a") == 3 and disk_bytes(tmp_path / "d") == 5 and disk_bytes(tmp_path) == 8

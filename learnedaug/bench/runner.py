@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import warnings
 from collections.abc import Callable, Sequence
@@ -156,7 +157,7 @@ class _Ingredients:
         out = {}
         if self.curated is not None:
             rates = self.curated.acceptance_rate().tolist()
-            out |= {"acceptance_rate": [None if r != r else round(r, 4) for r in rates],
+            out |= {"acceptance_rate": [None if math.isnan(r) else round(r, 4) for r in rates],
                     "filled_from_rejected": self.curated.filled.tolist()}
         if self.tuned is not None:
             out["tuned"] = self.tuned.to_dict()

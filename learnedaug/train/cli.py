@@ -190,5 +190,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _megabytes(path: Path) -> str:
-    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
-    return f"{sum(p.stat().st_size for p in files) / 1e6:.1f} MB"
+    from .._io import disk_bytes
+
+    return f"{disk_bytes(path) / 1e6:.1f} MB"

@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from tqdm.auto import tqdm
 
 from .._checks import check_int
-from .._io import atomic_path, atomic_write_text
+from .._io import atomic_path, atomic_write_text, disk_bytes
 from .._random import worker_seed
 from .batching import collate, fast_view, to_device_images, validate_dataset
 from .checkpoint import (
@@ -448,7 +448,7 @@ def _fit(model, dataset, labels, ddp: Dist, device, amp_dtype, out_dir: Path, ck
     kept = [e for e in stopper.best_epoch if e is not None] if stopper is not None else []
     return TrainResult(
         model=model, history=history, out_dir=out_dir, model_dir=model_dir,
-        checkpoint=ckpt_path if keep_checkpoint else None, disk_bytes=_folder_bytes(out_dir),
+        checkpoint=ckpt_path if keep_checkpoint else None, disk_bytes=disk_bytes(out_dir),
         epochs_completed=len(history), best_epoch=max(kept) if kept else None,
         best_epochs=list(stopper.best_epoch) if per_class else None,
         stopped_early=stopper is not None and any(stopper.stopped),
@@ -465,7 +465,3 @@ def _load_best(out_dir: Path) -> dict[str, torch.Tensor]:
         return load_file(out_dir / MODEL_DIRNAME / WEIGHTS_NAME)
     raise FileNotFoundError(f"cannot resume early stopping in {out_dir}: neither {BEST_NAME} nor {MODEL_DIRNAME}/ holds "
                             "the kept weights; start a fresh run in another out_dir")
-
-
-def _folder_bytes(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())

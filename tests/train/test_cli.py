@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from learnedaug._io import disk_bytes, umask
 from learnedaug.cli import main
 from learnedaug.data import DEFAULT_FRACTIONS, nested_subsets
 from learnedaug.models import read_config
@@ -25,6 +26,19 @@ def write_npz(path, n=30, num_classes=3, seed=0):
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, x=x, y=y)
     return path
+
+
+@pytest.fixture
+def fit_kwargs(monkeypatch) -> dict:
+    """Stand-in for ``fit``: records its keyword arguments, then fails like a bad run (exit status 2)."""
+    seen: dict = {}
+
+    def fake_fit(model, dataset, **kw):
+        seen.update(kw, model=model, dataset=dataset)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr("learnedaug.train.loop.fit", fake_fit)
+    return seen
 
 
 def train(*args: str) -> int:
@@ -60,22 +74,15 @@ def test_subsets(tmp_path, flags, size):
     assert load_checkpoint(out / "checkpoint.safetensors")[1]["dataset_size"] == size
 
 
-def test_subset_is_the_benchmark_nested_subset(tmp_path, monkeypatch):
+def test_subset_is_the_benchmark_nested_subset(tmp_path, fit_kwargs):
     """--subset 20% trains on the 20% member of the standard nested series for the seed."""
     data = write_npz(tmp_path / "d.npz", n=60)
-    seen = {}
-
-    def fake_fit(model, dataset, **kw):
-        seen["images"] = dataset.images
-        raise ValueError("stop here")
-
-    monkeypatch.setattr("learnedaug.train.loop.fit", fake_fit)
     assert train("cdcvae", "--data", str(data), "--epochs", "1", "--batch-size", "4", "--out", str(tmp_path / "o"),
                  "--subset", "20%", "--seed", "4", *SMALL) == 2
     with np.load(data) as z:
         x, y = torch.from_numpy(z["x"]), torch.from_numpy(z["y"])
     idx = nested_subsets(y, DEFAULT_FRACTIONS, seed=4)[0.2]
-    assert torch.equal(seen["images"][:, 0], x[idx])
+    assert torch.equal(fit_kwargs["dataset"].images[:, 0], x[idx])
 
 
 def test_named_dataset_from_env_and_shared_default(tmp_path, monkeypatch, capsys):
@@ -162,16 +169,10 @@ def test_init_fine_tunes_a_saved_model(tmp_path, capsys):
     assert "drop --set" in capsys.readouterr().err
 
 
-def test_defaults_and_disk_options_reach_fit(tmp_path, monkeypatch, capsys):
+def test_defaults_and_disk_options_reach_fit(tmp_path, fit_kwargs):
     """Without --epochs/--batch-size fit gets None (the family recipe fills them); the disk flags map one to one."""
     data = write_npz(tmp_path / "d.npz", n=12)
-    seen = {}
-
-    def fake_fit(model, dataset, **kw):
-        seen.update(kw)
-        raise ValueError("stop here")
-
-    monkeypatch.setattr("learnedaug.train.loop.fit", fake_fit)
+    seen = fit_kwargs
     assert train("classvae", "--data", str(data), "--out", str(tmp_path / "o"), "--no-progress") == 2
     assert seen["epochs"] is None and seen["batch_size"] is None
     assert seen["keep_checkpoint"] and seen["optimizer_state"] and seen["export_dtype"] is None
@@ -196,29 +197,14 @@ def test_lean_run_prints_sizes_and_keeps_less(tmp_path, capsys):
     assert train(*args, "--out", str(tmp_path / "lean"), "--no-checkpoint", "--fp16") == 0
     lean = capsys.readouterr().out
     assert "checkpoint:" not in lean and not (tmp_path / "lean" / "checkpoint.safetensors").exists()
-    size = lambda d: sum(p.stat().st_size for p in d.rglob("*") if p.is_file())  # noqa: E731
-    assert size(tmp_path / "lean") < size(tmp_path / "full") / 2
+    assert disk_bytes(tmp_path / "lean") < disk_bytes(tmp_path / "full") / 2
     mode = (tmp_path / "lean" / "model" / "model.safetensors").stat().st_mode & 0o777
-    assert mode == 0o666 & ~_umask()  # ordinary permissions, not safetensors' 0600
+    assert mode == 0o666 & ~umask()  # ordinary permissions, not safetensors' 0600
 
 
-def _umask() -> int:
-    import os
-
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def test_diffaugment_option_reaches_the_gan_objective(tmp_path, monkeypatch):
+def test_diffaugment_option_reaches_the_gan_objective(tmp_path, fit_kwargs):
     data = write_npz(tmp_path / "d.npz", n=12)
-    seen = {}
-
-    def fake_fit(model, dataset, **kw):
-        seen.update(kw)
-        raise ValueError("stop here")
-
-    monkeypatch.setattr("learnedaug.train.loop.fit", fake_fit)
+    seen = fit_kwargs
     args = ["--data", str(data), "--out", str(tmp_path / "o"), "--no-progress"]
     assert train("cdcgan", *args, "--diffaugment", "translation") == 2
     assert seen["objective"].policy == "translation"
