@@ -164,10 +164,12 @@ class _Ingredients:
         return out
 
 
-def _ingredients(method: str, train: ImageSet, config: BenchConfig, seed: int, sampler_for: Callable[[str], object],
+def _ingredients(method: str, train: ImageSet, config: BenchConfig, seed: int, sampler_for: Callable[..., object],
                  judge_for: Callable[[str | None], object]) -> _Ingredients:
     """The :class:`_Ingredients` of ``method`` on ``train``: every addition keeps its share of the epoch whatever
-    ``config.epoch_size``. ``judge_for(classic)``: the cell's classifier of that classic method (None: ORIG)."""
+    ``config.epoch_size``. ``sampler_for(name)``: the cell's sampler; ``sampler_for(name, part, fold)``: one trained
+    on ``part`` only (a zoo model: the same model). ``judge_for(classic)``: the cell's classifier of that classic
+    method (None: ORIG)."""
     repeats = 1 if config.epoch_size is None else -(-config.epoch_size // len(train))
     parsed = _parse_method(method, config.learned)
     if method == "AUGORIG":
@@ -186,9 +188,9 @@ def _ingredients(method: str, train: ImageSet, config: BenchConfig, seed: int, s
     if parsed.curate:
         sampler = curated = CuratedSampler(sampler, judge_for(parsed.classic), threshold=config.curate_threshold,
                                            on_starved="warn")
-    if parsed.tune:
+    if parsed.tune:  # a per-cell generator is retrained on each fold's part: the held-out fold stays unseen
         tuned = choose_ratio(
-            train, sampler, ratios=config.tune_ratios, folds=config.tune_folds, augment=transform,
+            train, lambda part, fold: sampler_for(parsed.learned, part, fold), ratios=config.tune_ratios, folds=config.tune_folds, augment=transform,
             classifier=config.classifier, epoch_size=config.epoch_size, seed=seed, epochs=config.epochs,
             batch_size=config.batch_size, lr=config.lr, schedule=config.schedule, model_kwargs={"width": config.width},
             device=config.device, extra_weight=config.synthetic_weight)
@@ -236,7 +238,12 @@ def run_protocol(config: BenchConfig, out_dir: str | os.PathLike, *, progress: b
         if cell != (seed, key):
             cell, cell_models, cell_classifiers = (seed, key), {}, {}
 
-        def sampler_for(name: str):
+        def sampler_for(name: str, part: ImageSet | None = None, fold: int | None = None):
+            if part is not None and name in config.generators:
+                return train_cell_generator(
+                    config.generators[name], part, out / "generators" / name / f"{_cell_name(seed, key)}-fold{fold}",
+                    seed=seed, val_fraction=config.val_fraction, num_classes=k, device=config.device,
+                    progress=progress)
             if name not in cell_models:
                 if name in config.generators:
                     cell_models[name] = train_cell_generator(

@@ -138,7 +138,8 @@ class BenchConfig:
     ``CURATE(NAME)`` sample is kept only when the judge - the cell's classifier of the same method without the
     learned part (ORIG's, or the classic transform's) - gives its label at least this probability. ``TUNE(NAME)``
     picks its synthetic ratio among ``tune_ratios`` per cell by ``tune_folds``-fold cross-validation on the cell's
-    training part (:func:`~learnedaug.bench.tune.choose_ratio`; a classic transform is applied online there), and
+    training part (:func:`~learnedaug.bench.tune.choose_ratio`; a classic transform is applied online there, a
+    per-cell generator is retrained on each fold's training part), and
     the record holds the choice and the fold scores. ``synthetic_weight``: the loss weight of a synthetic sample
     relative to a real image in learned methods that add samples (1: the papers')."""
 

@@ -5,6 +5,11 @@ classifier once per (fold, candidate ratio) on the other folds plus ``ratio`` ti
 samples, scores macro-F1 on the held-out fold, and applies the one-standard-error rule to the paired fold scores:
 the smallest ratio whose mean gap to the best one is within one standard error of that gap wins. Ratio 0 is a
 candidate, so a generator that does not help (or hurts) is switched off.
+
+The held-out fold must be new to the generator too, or its samples score it (a generator trained on all the
+training images reproduces the held-out ones and the tuner favours synthetic data). Pass a generator *factory*
+``(fit_part, fold) -> sampler`` to train one per fold on that fold's training part; a fixed sampler is right only
+when it never saw ``train`` (a model trained on other data).
 """
 
 from __future__ import annotations
@@ -19,9 +24,10 @@ from .._checks import check_int
 from ..classifiers import evaluate, train_classifier
 from ..data import ImageSet, stratified_folds
 from ..mixing import SyntheticDataset
-from ..models.base import check_sampler
+from ..models.base import ConditionalSampler, check_sampler
 
 Augment = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+SamplerFactory = Callable[[ImageSet, int], object]
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,7 @@ def one_standard_error_choice(scores: Mapping[float, Sequence[float]]) -> float:
 
 def choose_ratio(
     train: ImageSet,
-    sampler: object,
+    sampler: object | SamplerFactory,
     *,
     ratios: Sequence[float] = (0.0, 0.5, 1.0, 2.0),
     folds: int = 3,
@@ -80,6 +86,8 @@ def choose_ratio(
 ) -> TuneResult:
     """Cross-validate the synthetic ratio of ``sampler``'s samples for ``train`` (an ImageSet, uint8 or float).
 
+    ``sampler``: a conditional sampler that never saw ``train``, or a factory ``(fit_part, fold) -> sampler`` called
+    once per fold with the images that fold trains on (so the held-out fold stays unseen by the generator).
     ``ratios``: candidates >= 0 (synthetic images per real training image). ``folds``: stratified folds (>= 2;
     every class needs at least ``folds`` images). ``classifier``: ``"cnn"`` or ``"vgg"``. ``augment``: the online classic transform used with the samples
     (``train_classifier``'s). ``epoch_size``: as in :class:`~learnedaug.bench.BenchConfig` (the real images are
@@ -87,7 +95,9 @@ def choose_ratio(
     :func:`~learnedaug.classifiers.train_classifier` (``epochs``, ``model_kwargs``, ``schedule``, ``device`` ...;
     no validation: each run keeps its final weights). Costs ``folds * len(ratios)`` classifier runs.
     """
-    check_sampler(sampler, "sampler")
+    if not isinstance(sampler, ConditionalSampler):
+        if not callable(sampler):
+            check_sampler(sampler, "sampler")  # raises, naming the contract
     folds = check_int(folds, "folds", min=2)
     ratios = sorted({float(r) for r in ratios})
     if not ratios or ratios[0] < 0:
@@ -100,9 +110,13 @@ def choose_ratio(
     for f, held_out in enumerate(parts):
         fit_part = train.subset(torch.cat([p for i, p in enumerate(parts) if i != f]).sort().values)
         repeats = 1 if epoch_size is None else -(-epoch_size // len(fit_part))
+        fold_sampler = sampler
+        if not isinstance(sampler, ConditionalSampler) and ratios[-1] > 0:
+            fold_sampler = sampler(fit_part, f)
+            check_sampler(fold_sampler, f"the sampler factory's result for fold {f}")
         for r in ratios:
             extra = None if r == 0 else SyntheticDataset(
-                sampler, size=max(1, round(r * len(fit_part) * repeats)), labels="balanced", seed=seed + f)
+                fold_sampler, size=max(1, round(r * len(fit_part) * repeats)), labels="balanced", seed=seed + f)
             model, _ = train_classifier(classifier, fit_part, None,
                                         augment=augment, extra_dataset=extra, repeats=repeats, patience=None,
                                         num_classes=train.num_classes, seed=seed + f, progress=progress,

@@ -1,5 +1,7 @@
 """learnedaug.bench.tune: the one-standard-error rule (closed forms) and ratio choice by k-fold cross-validation."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -52,6 +54,24 @@ def test_a_useless_generator_is_switched_off():
     assert "<- chosen" in result.summary() and result.to_dict()["chosen"] == 0
 
 
+def test_a_generator_factory_trains_one_generator_per_fold_on_that_folds_part_only():
+    train, parts = bars(), []
+
+    def factory(part, fold):
+        parts.append((fold, part))
+        return Noise()
+
+    result = choose_ratio(train, factory, ratios=(0, 1), folds=3, seed=0, **TINY)
+    assert [f for f, _ in parts] == [0, 1, 2] and result.chosen == 0
+    rows = {tuple(x.flatten().tolist()) for x in train.images}
+    seen = [{tuple(x.flatten().tolist()) for x in part.images} for _, part in parts]
+    assert all(len(s) == 24 and s <= rows for s in seen)  # two of three folds of 36 images
+    assert set.union(*seen) == rows and not set.intersection(*seen)  # each image is held out exactly once
+    assert choose_ratio(train, lambda part, fold: Noise(), ratios=(0, 1), folds=3, seed=0, **TINY) == result
+    with pytest.raises(TypeError, match="factory's result for fold 0"):
+        choose_ratio(train, lambda part, fold: object(), ratios=(0, 1), folds=3, **TINY)
+
+
 def test_choose_ratio_errors():
     with pytest.raises(ValueError, match=">= 3 images"):
         choose_ratio(bars(4), Noise(), folds=3, **TINY)
@@ -80,3 +100,20 @@ def test_bench_tune_method_records_its_choice(tmp_path):
         BenchConfig("mnist", methods=("TUNE(X)",), models={"N": Noise()}, allow_foreign_models=True)
     with pytest.raises(ValueError, match="tune_folds"):
         BenchConfig("mnist", methods=("TUNE(N)",), models={"N": Noise()}, allow_foreign_models=True, tune_folds=1)
+
+
+def test_bench_tune_retrains_a_cell_generator_per_fold(tmp_path):
+    rng = np.random.default_rng(1)
+    for split, n in (("train", 80), ("test", 20)):
+        y = np.arange(n) % 2
+        np.savez(tmp_path / f"{split}.npz", x=rng.integers(0, 256, (n, 12, 12), dtype=np.uint8), y=y.astype(np.int64))
+    config = BenchConfig(str(tmp_path), methods=("TUNE(G)",), sizes=(12,), tune_ratios=(0, 1), tune_folds=2,
+                         generators={"G": "classvae:latent_dim=2,fc_dim=8,filters=4,epochs=1,batch_size=8,patience=none"},
+                         classifier="cnn", width=0.125, epochs=1, batch_size=8, patience=None, val_fraction=0.0)
+    (record,) = run_protocol(config, tmp_path / "out", progress=False)
+    cells = sorted(p.name for p in (tmp_path / "out" / "generators" / "G").iterdir())
+    assert cells == ["seed0-size12", "seed0-size12-fold0", "seed0-size12-fold1"]
+    for fold in (0, 1):
+        meta = json.loads((tmp_path / "out" / "generators" / "G" / f"seed0-size12-fold{fold}" / "cell.json").read_text())
+        assert meta["n_images"] == 6  # half of the cell: the held-out fold never reaches its generator
+    assert set(record["tuned"]["scores"]) == {"0.0", "1.0"}
