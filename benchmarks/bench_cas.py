@@ -6,12 +6,14 @@
 The recipe of docs/fid.md's example: ``classification_accuracy_score(model, test, n_per_class=100, epochs=5,
 seed=0)`` on 2,000 MNIST test digits (200 per class, seed 0), each model loaded with ``learnedaug.zoo.load`` as a
 user gets it; the reference trains the same CNN recipe (width 0.5, 5 epochs, Adam, cosine, batch 64, seed 0) on 100
-real training digits per class. Writes ``benchmarks/results/cas.md``.
+real training digits per class. Writes ``benchmarks/results/cas.md`` and each card's ``cas_accuracy_2k`` /
+``cas_macro_f1_2k`` / ``cas_reference_accuracy_2k`` metrics (``--zoo-dir``; ``--no-cards`` leaves them).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import platform
 import time
 from pathlib import Path
@@ -33,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--root", default=str(REPO / ".." / "shared" / "data"))
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--results", type=Path, default=REPO / "benchmarks" / "results" / "cas.md")
+    p.add_argument("--zoo-dir", type=Path, default=REPO / "model_zoo", help="where the cards to update are")
+    p.add_argument("--no-cards", action="store_true", help="only write the table")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     test = load_dataset("mnist", split="test", root=args.root)
@@ -49,6 +53,11 @@ def main(argv: list[str] | None = None) -> int:
                                             progress=False)
         rows.append((name, cas.accuracy, cas.macro_f1, cas.seconds))
         print(f"{name}: CAS {cas.accuracy:.3f}", flush=True)
+        if not args.no_cards:
+            card = get_card(name)
+            metrics = {**card.metrics, "cas_accuracy_2k": round(cas.accuracy, 4),
+                       "cas_macro_f1_2k": round(cas.macro_f1, 4), "cas_reference_accuracy_2k": round(scores["accuracy"], 4)}
+            dataclasses.replace(card, metrics=metrics).write(args.zoo_dir / f"{name}.json")
     lines = ["# CAS of the MNIST zoo models (`benchmarks/bench_cas.py`)", "",
              f"100 samples per class, CNN ×0.5 trained 5 epochs on them only, 2,000 MNIST test digits. Machine: "
              f"{platform.machine()} CPU, {torch.get_num_threads()} threads, torch {torch.__version__}.", "",

