@@ -8,11 +8,13 @@ beta1 0.5, batch 64, seed 0, MNIST-``fraction`` nested subset of seed 0) into ``
 
 - ``none``: no DiffAugment (the published card's recipe);
 - ``diffaugment``: ``color,translation,cutout`` on real and fake discriminator inputs (``auto`` below 10,000 images);
-- ``diffaugment+sn-hinge``: the same with spectral norm on the discriminator and the hinge loss.
+- ``translation,cutout`` and ``translation``: lighter policies (no colour; the paper's choice above 10,000 images);
+- ``diffaugment+sn-hinge``: the full policy with spectral norm on the discriminator and the hinge loss.
 
 Then the card metrics of each trained generator: domain FID of 10,000 samples vs the MNIST test set, label accuracy of
 those samples (``learnedaug.bench.cards``), and CAS on 2,000 test digits (``bench_cas.py``'s recipe). Writes
-``benchmarks/results/diffaugment_mnist<pct>.md``.
+``benchmarks/results/diffaugment_mnist<pct>_e<epochs>.md``. Variants train independently, so two processes with
+different ``--only`` can share the cores; a last run over all of them then only resumes and scores.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ NETS = {"latent_dim": 62, "fc_dim": 256, "base_channels": 32}
 VARIANTS = {
     "none": ({}, {"diffaugment": None}),
     "diffaugment": ({}, {"diffaugment": "color,translation,cutout"}),
+    "translation,cutout": ({}, {"diffaugment": "translation,cutout"}),
+    "translation": ({}, {"diffaugment": "translation"}),
     "diffaugment+sn-hinge": ({"spectral_norm": True, "loss": "hinge"}, {"diffaugment": "color,translation,cutout"}),
 }
 
@@ -50,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--root", default=str(REPO / ".." / "shared" / "data"))
     p.add_argument("--runs", type=Path, default=REPO / "runs" / "diffaugment")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--results", type=Path, help="default benchmarks/results/diffaugment_mnist<pct>.md")
+    p.add_argument("--results", type=Path, help="default benchmarks/results/diffaugment_mnist<pct>_e<epochs>.md")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     train_split = load_dataset("mnist", root=args.root)
@@ -83,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
              f"{platform.machine()} CPU, {torch.get_num_threads()} thread(s), torch {torch.__version__}.", "",
              "| variant | domain FID ↓ | label accuracy | CAS accuracy | training minutes |", "|---|---:|---:|---:|---:|"]
     lines += [f"| {n} | {f:.2f} | {a:.3f} | {c:.3f} | {m:.1f} |" for n, f, a, c, m in rows]
-    path = args.results or REPO / "benchmarks" / "results" / f"diffaugment_mnist{tag}.md"
+    path = args.results or REPO / "benchmarks" / "results" / f"diffaugment_mnist{tag}_e{args.epochs}.md"
     atomic_write_text(path, "\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

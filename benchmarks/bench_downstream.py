@@ -70,6 +70,10 @@ SCALES = {
 SCALES["budget-w1"] = {**SCALES["budget"], "width": 1.0}
 
 
+# options a part records in its setup only when its methods use them (synthetic_weight: when it is not 1)
+LEVERS = ("vary_p", "curate_threshold", "tune_ratios", "tune_folds", "synthetic_weight")
+
+
 def scale_methods(scale: str) -> tuple[str, ...]:
     """The methods a scale runs: seed 001's four, then AUG + learned variations of each of its extra generators."""
     return METHODS + tuple(f"SHIFT-ROT+VARY({n})" for n in SCALES[scale].get("extra", {}))
@@ -91,21 +95,21 @@ def config_for(args: argparse.Namespace, seed: int, size: int) -> BenchConfig:
         generators={"VAE": vae_spec(args.scale, size), **scale.get("extra", {})}, device=args.device,
         epoch_size=args.epoch_size or scale.get("epoch_size"), synthetic_ratio=args.synthetic_ratio,
         curate_threshold=args.curate_threshold, tune_ratios=args.tune_ratios, tune_folds=args.tune_folds,
+        synthetic_weight=args.synthetic_weight,
     )
 
 
 def read_parts(out: Path) -> list[dict]:
     """Every run of every part, checked to share one setup (the VAE epochs aside, which depend on the size)."""
-    def setup_of(r: dict) -> dict:  # vary_p / curate_threshold / tune_*: recorded only by parts that ran those
-        return {**{k: v for k, v in r["setup"].items() if k not in ("vary_p", "curate_threshold", "tune_ratios",
-                                                                      "tune_folds")},
+    def setup_of(r: dict) -> dict:  # the LEVERS are recorded only by parts that ran them
+        return {**{k: v for k, v in r["setup"].items() if k not in LEVERS},
                 "generators": {k: {**v, "epochs": None} for k, v in r["setup"]["generators"].items()}}
 
     try:
         records = read_shards(out, "*/*/results.jsonl", setup_of=setup_of)
     except ValueError as err:
         raise SystemExit(str(err)) from None
-    for key in ("vary_p", "curate_threshold", "tune_ratios", "tune_folds"):
+    for key in LEVERS:
         values = {json.dumps(r["setup"][key]) for r in records if key in r["setup"]}
         if len(values) > 1:
             raise SystemExit(f"parts under {out} were run with different {key}: {sorted(values)}")
@@ -250,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tune-ratios", type=lambda t: tuple(float(v) for v in t.split(",")), default=(0.0, 0.5, 1.0, 2.0),
                    help="TUNE methods: candidate synthetic ratios chosen per cell by cross-validation")
     p.add_argument("--tune-folds", type=int, default=3, help="TUNE methods: cross-validation folds")
+    p.add_argument("--synthetic-weight", type=float, default=1.0,
+                   help="loss weight of every synthetic sample (real ones weigh 1; default 1: no weighting); give "
+                        "the runs their own --out and --name")
     p.add_argument("--patience", type=int, help="classifier early-stopping patience instead of the scale's")
     p.add_argument("--epoch-size", type=int,
                    help="show the real images ceil(EPOCH_SIZE / n) times per epoch, additions in proportion (default: "

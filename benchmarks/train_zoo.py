@@ -83,22 +83,26 @@ class ZooModel:
         return "all" if self.fraction == 1.0 else f"{self.fraction * 100:g}%"
 
 
+# The published GANs were trained without DiffAugment (GANObjective's default "auto" turns it on below 10,000
+# images); benchmarks/bench_diffaugment.py measures the difference.
+NO_DIFFAUGMENT = {"diffaugment": None}
+
 ZOO = [
     ZooModel("classvae-mnist", "classvae", {"latent_dim": 3, "fc_dim": 64, "filters": 16}, 0.1, 40,
              description="ClassVAE (one VAE per class, latent 3, narrowed Table-1 layout) trained on MNIST-10%"),
     ZooModel("cdcvae-mnist", "cdcvae", INFOGAN_SMALL, 0.1, 80, objective={"lr": FAST_LR},
              description="CDCVAE (InfoGAN nets at 1/4 width, latent 62) trained on MNIST-10%"),
-    ZooModel("cdcgan-mnist", "cdcgan", INFOGAN_SMALL, 0.1, 15,
+    ZooModel("cdcgan-mnist", "cdcgan", INFOGAN_SMALL, 0.1, 15, objective=NO_DIFFAUGMENT,
              description="CDCGAN (InfoGAN nets at 1/4 width, latent 62; generator only) trained on MNIST-10%"),
     ZooModel("dvae-mnist", "dvae", {"channels": [16, 32, 64, 64, 64], "conditional": True}, 0.1, 60,
              objective={"lr": FAST_LR},
              description="Conditional denoising VAE (ROT-BLUR input -> clean target, narrowed encoder) trained on MNIST-10%"),
     ZooModel("cdcvae-mnist-1pct", "cdcvae", INFOGAN_SMALL, 0.01, 300, objective={"lr": FAST_LR},
              description="CDCVAE (InfoGAN nets at 1/4 width, latent 62) trained on MNIST-1%"),
-    ZooModel("cdcgan-mnist-1pct", "cdcgan", INFOGAN_SMALL, 0.01, 150,
+    ZooModel("cdcgan-mnist-1pct", "cdcgan", INFOGAN_SMALL, 0.01, 150, objective=NO_DIFFAUGMENT,
              description="CDCGAN (InfoGAN nets at 1/4 width, latent 62; generator only) trained on MNIST-1%"),
     # Seed 000's MNIST-100%: about the optimizer steps of cdcgan-mnist (1,875 vs 1,410), every image seen twice.
-    ZooModel("cdcgan-mnist-full", "cdcgan", INFOGAN_SMALL, 1.0, 2,
+    ZooModel("cdcgan-mnist-full", "cdcgan", INFOGAN_SMALL, 1.0, 2, objective=NO_DIFFAUGMENT,
              description="CDCGAN (InfoGAN nets at 1/4 width, latent 62; generator only) trained on all of MNIST train"),
 ]
 

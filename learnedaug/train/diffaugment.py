@@ -16,6 +16,9 @@ from .._checks import check_images, check_int
 from .._random import GeneratorLike
 
 OPS = ("color", "translation", "cutout")
+# The paper's brightness offset is U(-0.5, 0.5) on images in [-1, 1]: a quarter of the value range each way. Our
+# images are in [0, 1], so the same strength is U(-0.25, 0.25). Saturation and contrast factors are scale-free.
+BRIGHTNESS_RANGE = 0.25
 TRANSLATION_RATIO = 0.125
 CUTOUT_RATIO = 0.5
 
@@ -110,7 +113,8 @@ def diff_augment(
 
     ``x`` (N, C, H, W) float, images in [0, 1]; returns the same shape, dtype and device, not clamped, and
     differentiable w.r.t. ``x``. ``generator``: a torch.Generator, an int seed (a fresh generator each call) or
-    None (torch's global RNG). Parameters per sample: brightness U(-0.5, 0.5), saturation U(0, 2), contrast
+    None (torch's global RNG). Parameters per sample: brightness U(-0.25, 0.25) (the paper's U(-0.5, 0.5) on [-1, 1]
+    images), saturation U(0, 2), contrast
     U(0.5, 1.5); shifts uniform in ``[-max_shift(H), max_shift(H)]`` (W likewise); cutout centre uniform over pixels.
     """
     check_images(x, name="x")
@@ -122,7 +126,8 @@ def diff_augment(
     for op in ops:
         if op == "color":
             draws = _random.rand((3, n), generator=g, device=x.device)
-            x = contrast(saturation(brightness(x, draws[0] - 0.5), 2.0 * draws[1]), draws[2] + 0.5)
+            offset = (2.0 * draws[0] - 1.0) * BRIGHTNESS_RANGE
+            x = contrast(saturation(brightness(x, offset), 2.0 * draws[1]), draws[2] + 0.5)
         elif op == "translation":
             sh, sw = max_shift(h), max_shift(w)
             dy = _random.randint(2 * sh + 1, (n,), generator=g, device=x.device) - sh
