@@ -83,8 +83,8 @@ class ZooModel:
         return "all" if self.fraction == 1.0 else f"{self.fraction * 100:g}%"
 
 
-# The published GANs were trained without DiffAugment (GANObjective's default "auto" turns it on below 10,000
-# images); benchmarks/bench_diffaugment.py measures the difference.
+# The published GANs were trained without DiffAugment; pinned so that a change of GANObjective's default cannot
+# change their recipe (benchmarks/bench_diffaugment.py measures DiffAugment at MNIST-1 %).
 NO_DIFFAUGMENT = {"diffaugment": None}
 
 ZOO = [

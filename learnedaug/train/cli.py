@@ -81,7 +81,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(a GAN zoo model brings its generator; the discriminator starts fresh)")
     parser.add_argument("--diffaugment", metavar="POLICY",
                         help="cdcgan: DiffAugment policy for every discriminator input, e.g. translation,cutout; "
-                             "'none' to turn it off (default auto: color,translation,cutout up to 10,000 images)")
+                             "'auto' for color,translation,cutout up to 10,000 images (default none: it hurt in "
+                             "benchmarks/bench_diffaugment.py at CPU-scale budgets)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model's submodules")
     parser.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
                         help="bf16 autocast (default: on for CUDA, off for CPU)")

@@ -210,5 +210,5 @@ def test_diffaugment_option_reaches_the_gan_objective(tmp_path, fit_kwargs):
     assert seen["objective"].policy == "translation"
     assert train("cdcgan", *args, "--diffaugment", "none") == 2
     assert seen["objective"].policy == ""
-    assert train("cdcgan", *args) == 2 and seen["objective"] is None  # fit builds the default: auto
+    assert train("cdcgan", *args) == 2 and seen["objective"] is None  # fit builds the default: none
     assert train("cdcvae", *args, "--diffaugment", "translation") == 2  # one-line error: GANs only

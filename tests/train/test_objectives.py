@@ -257,7 +257,7 @@ def test_gan_diffaugment_sees_every_discriminator_input(monkeypatch):
 
     monkeypatch.setattr(objectives, "diff_augment", spy)
     model = tiny("cdcgan").train()
-    objective = objective_for(model)
+    objective = objective_for(model, diffaugment="auto")
     objective.setup(n_train=50)
     x, y = torch.rand(8, 1, 28, 28, generator=gen(0)), torch.arange(8) % 10
     g_before = [p.detach().clone() for p in model.generator.parameters()]
@@ -271,7 +271,10 @@ def test_gan_diffaugment_policy_by_training_size_and_off_switch(monkeypatch):
     import learnedaug.train.objectives as objectives
 
     model = tiny("cdcgan")
-    auto = objective_for(model)
+    default = objective_for(model)
+    default.setup(n_train=50)
+    assert default.policy == "", "DiffAugment is opt-in: it hurt in benchmarks/bench_diffaugment.py"
+    auto = objective_for(model, diffaugment="auto")
     assert auto.policy == "color,translation,cutout"  # before setup: the small-data policy
     auto.setup(n_train=50_000)
     assert auto.policy == "translation,cutout"
