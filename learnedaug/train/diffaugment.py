@@ -114,8 +114,9 @@ def diff_augment(
     ``x`` (N, C, H, W) float, images in [0, 1]; returns the same shape, dtype and device, not clamped, and
     differentiable w.r.t. ``x``. ``generator``: a torch.Generator, an int seed (a fresh generator each call) or
     None (torch's global RNG). Parameters per sample: brightness U(-0.25, 0.25) (the paper's U(-0.5, 0.5) on [-1, 1]
-    images), saturation U(0, 2), contrast
-    U(0.5, 1.5); shifts uniform in ``[-max_shift(H), max_shift(H)]`` (W likewise); cutout centre uniform over pixels.
+    images), saturation U(0, 2), contrast U(0.5, 1.5); shifts uniform in ``[-max_shift(H), max_shift(H)]`` (W
+    likewise); cutout centre uniform over pixels. Translation and cutout fill with 0 (black; the paper's 0 on [-1, 1]
+    images is mid-grey).
     """
     check_images(x, name="x")
     ops = parse_policy(policy)
