@@ -8,6 +8,7 @@ ROT, BLUR, CDCVAE, CDCGAN, each addition doubling the epoch with a fresh draw ev
 
     python benchmarks/bench_cifar.py --part a --methods ORIG,AUGORIG,ROT,BLUR   # resumable: rerun the line to go on
     python benchmarks/bench_cifar.py --part b --methods CDCVAE                   # one process per part
+    python benchmarks/bench_cifar.py --part t --methods ORIG,"TUNE(CDCVAE)" --tune-ratios 0,0.5,1   # ratio on val
     python benchmarks/bench_cifar.py --report                                    # merge parts into benchmarks/results/
     python benchmarks/bench_cifar.py --epochs 60 --out runs/seed000_cifar10_e60 --name seed000_cifar10_e60 ...
     python benchmarks/bench_cifar.py --width 1 --epochs 200 --vae-epochs 500 --gan-epochs 500 --device cuda ...  # paper
@@ -40,7 +41,8 @@ def config_for(args: argparse.Namespace) -> BenchConfig:
     return BenchConfig(
         "cifar10", root=args.root, methods=args.methods, fractions=(0.1,), seeds=(0,), classifier="vgg",
         width=args.width, epochs=args.epochs, patience=None, batch_size=32, lr=1e-3, val_fraction=0.15,
-        schedule="cosine", device=args.device,
+        schedule="cosine", device=args.device, synthetic_weight=args.synthetic_weight,
+        curate_threshold=args.curate_threshold, tune_ratios=args.tune_ratios,
         generators={"CDCVAE": f"cdcvae:epochs={args.vae_epochs},batch_size=64,patience=none",
                     "CDCGAN": f"cdcgan:epochs={args.gan_epochs},batch_size=64,patience=none"},
     )
@@ -145,6 +147,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=30, help="classifier epochs (paper 200)")
     p.add_argument("--vae-epochs", type=int, default=30, help="CDCVAE epochs (paper 500)")
     p.add_argument("--gan-epochs", type=int, default=25, help="CDCGAN epochs (paper 500)")
+    p.add_argument("--synthetic-weight", type=float, default=1.0,
+                   help="loss weight of every synthetic sample (real ones weigh 1; default 1: no weighting)")
+    p.add_argument("--curate-threshold", type=float, default=0.5,
+                   help="CURATE(...) methods keep a sample the cell's ORIG classifier gives its label this probability")
+    p.add_argument("--tune-ratios", type=lambda t: tuple(float(v) for v in t.split(",")), default=(0.0, 0.5, 1.0, 2.0),
+                   help="TUNE(...) methods: candidate synthetic ratios, one classifier each, chosen on the validation "
+                        "split (ratio 0 is the ORIG run, reused)")
     p.add_argument("--part", default="main", help="results of this process go to OUT/PART (one process per part)")
     p.add_argument("--out", type=Path, default=REPO / "runs" / "seed000_cifar10")
     p.add_argument("--results", type=Path, default=REPO / "benchmarks" / "results")

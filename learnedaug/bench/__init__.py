@@ -4,7 +4,8 @@
 - :mod:`~learnedaug.bench.runner`: :func:`run_protocol` (resumable, one ``results.jsonl`` per output directory).
 - :mod:`~learnedaug.bench.report`: :func:`summarize` (markdown tables) and :func:`plot_learning_curves`, and
   :func:`read_shards` / :func:`write_report` for runs split over several processes.
-- :mod:`~learnedaug.bench.tune`: :func:`choose_ratio` (how much synthetic data, 0 included, by k-fold CV).
+- :mod:`~learnedaug.bench.tune`: :func:`choose_ratio` (how much synthetic data, 0 included: on a validation split
+  or by k-fold CV) and :func:`~learnedaug.bench.tune.choose_on_validation` (among runs already trained).
 - :mod:`~learnedaug.bench.stats`: Wilcoxon signed-rank tables. :mod:`~learnedaug.bench.cards`: model-card metrics.
 - :mod:`~learnedaug.bench.cli`: ``learnedaug bench``.
 """

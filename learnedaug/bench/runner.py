@@ -59,7 +59,7 @@ from ..train.objectives import objective_for
 from ..transforms import LearnedVariation
 from .report import plot_learning_curves, summarize
 from .spec import BenchConfig, GeneratorSpec, _classic, _is_zoo_name, _parse_method
-from .tune import TuneResult, choose_ratio
+from .tune import TuneResult, choose_on_validation, choose_ratio
 
 
 def _sha256(t: torch.Tensor) -> str:
@@ -165,11 +165,12 @@ class _Ingredients:
 
 
 def _ingredients(method: str, train: ImageSet, config: BenchConfig, seed: int, sampler_for: Callable[..., object],
-                 judge_for: Callable[[str | None], object]) -> _Ingredients:
+                 judge_for: Callable[[str | None], object], ratio: float | None = None) -> _Ingredients:
     """The :class:`_Ingredients` of ``method`` on ``train``: every addition keeps its share of the epoch whatever
     ``config.epoch_size``. ``sampler_for(name)``: the cell's sampler; ``sampler_for(name, part, fold)``: one trained
     on ``part`` only (a zoo model: the same model). ``judge_for(classic)``: the cell's classifier of that classic
-    method (None: ORIG)."""
+    method (None: ORIG). ``ratio``: the synthetic ratio instead of ``config.synthetic_ratio`` (a TUNE method's
+    candidate: no cross-validation then)."""
     repeats = 1 if config.epoch_size is None else -(-config.epoch_size // len(train))
     parsed = _parse_method(method, config.learned)
     if method == "AUGORIG":
@@ -184,10 +185,14 @@ def _ingredients(method: str, train: ImageSet, config: BenchConfig, seed: int, s
         if transform is None:
             return _Ingredients(variation, None, repeats)
         return _Ingredients(lambda x, y: transform(*variation(x, y)), None, repeats)
-    sampler, curated, tuned, ratio = sampler_for(parsed.learned), None, None, config.synthetic_ratio
+    sampler, curated, tuned = sampler_for(parsed.learned), None, None
     if parsed.curate:
         sampler = curated = CuratedSampler(sampler, judge_for(parsed.classic), threshold=config.curate_threshold,
                                            on_starved="warn")
+    if ratio is None:
+        ratio = config.synthetic_ratio
+    elif parsed.tune:
+        parsed = parsed._replace(tune=False)
     if parsed.tune:  # a per-cell generator is retrained on each fold's part: the held-out fold stays unseen
         tuned = choose_ratio(
             train, lambda part, fold: sampler_for(parsed.learned, part, fold), ratios=config.tune_ratios, folds=config.tune_folds, augment=transform,
@@ -261,22 +266,37 @@ def run_protocol(config: BenchConfig, out_dir: str | os.PathLike, *, progress: b
         else:
             train, val = subset, None
 
-        def classify(name: str):
-            """Train (or reuse) the cell's classifier of method ``name``: ``(model, history, curated)``."""
-            if name in cell_classifiers:
-                return cell_classifiers[name]
+        def fit_method(name: str, ratio: float | None = None):
+            """Train the cell's classifier of method ``name`` (at synthetic ``ratio``): ``(model, history, record)``."""
             with warnings.catch_warnings():  # starved classes are counted in the record, not printed per epoch
                 warnings.filterwarnings("ignore", message="CuratedSampler: class", category=UserWarning)
-                parts = _ingredients(name, train, config, seed, sampler_for, judge_for)
+                parts = _ingredients(name, train, config, seed, sampler_for, judge_for, ratio)
                 model, history = train_classifier(
                     config.classifier, train, val, augment=parts.augment, extra_dataset=parts.extra, repeats=parts.repeats,
                     extra_weight=parts.extra_weight,
                     epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, schedule=config.schedule,
                     patience=config.patience, num_classes=k, model_kwargs={"width": config.width}, seed=seed,
                     device=config.device, progress=progress)
-            if _parse_method(name, config.learned).learned is None:  # baselines and classic methods judge CURATE
-                cell_classifiers[name] = (model, history, {})
             return model, history, parts.record()
+
+        def classify(name: str):
+            """Train (or reuse) the cell's classifier of method ``name``: ``(model, history, record)``. With a
+            validation split a TUNE method trains one classifier per candidate ratio - ratio 0 is the cell's
+            classifier of its classic baseline, reused - and keeps the one :func:`choose_on_validation` picks."""
+            if name in cell_classifiers:
+                return cell_classifiers[name]
+            parsed = _parse_method(name, config.learned)
+            if parsed.tune and val is not None:
+                runs = {r: fit_method(name, r)[:2] for r in config.tune_ratios if r > 0}
+                if 0 in config.tune_ratios:
+                    runs[0.0] = classify(parsed.classic or "ORIG")[:2]
+                tuned = choose_on_validation({r: m for r, (m, _) in runs.items()}, val, seed=seed)
+                seconds = {str(r): round(h.seconds, 3) for r, (_, h) in sorted(runs.items())}  # the record's: the chosen run's
+                return *runs[tuned.chosen], {"tuned": {**tuned.to_dict(), "seconds": seconds}}
+            result = fit_method(name)
+            if parsed.learned is None:  # baselines and classic methods judge CURATE and are TUNE's ratio 0
+                cell_classifiers[name] = result
+            return result
 
         def judge_for(classic: str | None):
             return classify(classic or "ORIG")[0]

@@ -137,10 +137,12 @@ class BenchConfig:
     rate, ``"constant"`` (the papers') or ``"cosine"`` (decays to 0 over ``epochs``). ``curate_threshold``: a
     ``CURATE(NAME)`` sample is kept only when the judge - the cell's classifier of the same method without the
     learned part (ORIG's, or the classic transform's) - gives its label at least this probability. ``TUNE(NAME)``
-    picks its synthetic ratio among ``tune_ratios`` per cell by ``tune_folds``-fold cross-validation on the cell's
-    training part (:func:`~learnedaug.bench.tune.choose_ratio`; a classic transform is applied online there, a
-    per-cell generator is retrained on each fold's training part), and
-    the record holds the choice and the fold scores. ``synthetic_weight``: the loss weight of a synthetic sample
+    picks its synthetic ratio among ``tune_ratios`` per cell: with ``val_fraction > 0`` on the validation split (one
+    classifier per ratio; ratio 0 is the cell's classic-baseline classifier; the chosen one is kept:
+    :func:`~learnedaug.bench.tune.choose_on_validation`), else by ``tune_folds``-fold cross-validation on the
+    cell's training images (:func:`~learnedaug.bench.tune.choose_ratio`; a classic transform is applied online
+    there, a per-cell generator is retrained on each fold's training part), and the record holds the choice and the
+    validation or fold scores. ``synthetic_weight``: the loss weight of a synthetic sample
     relative to a real image in learned methods that add samples (1: the papers')."""
 
     dataset: str

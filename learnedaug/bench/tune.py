@@ -1,10 +1,16 @@
-"""Choose how much synthetic data to add - including none - by k-fold cross-validation on the training images.
+"""Choose how much synthetic data to add - including none - on a validation split, or by k-fold cross-validation
+when the subset is too small to hold one out.
 
-A learned method should never end below its classic baseline by more than noise. :func:`choose_ratio` trains the
-classifier once per (fold, candidate ratio) on the other folds plus ``ratio`` times as many fresh class-balanced
-samples, scores macro-F1 on the held-out fold, and applies the one-standard-error rule to the paired fold scores:
-the smallest ratio whose mean gap to the best one is within one standard error of that gap wins. Ratio 0 is a
-candidate, so a generator that does not help (or hurts) is switched off.
+A learned method should never end below its classic baseline by more than noise. Both ways train the classifier
+once per candidate ratio (``ratio`` times as many fresh class-balanced samples as real training images, 0 included,
+so a generator that does not help - or hurts - is switched off) and apply the one-standard-error rule: the smallest
+ratio whose gap to the best one is within one standard error of that gap wins.
+
+- :func:`choose_ratio` with ``val``: one run per ratio on ``train``, scored on ``val``; the standard error of each
+  gap is a paired bootstrap over the validation images (:func:`choose_on_validation`). The chosen run's model is
+  returned, so the choice costs no retraining.
+- :func:`choose_ratio` without ``val``: one run per (fold, ratio) on the other folds, scored on the held-out fold;
+  the standard error is over the paired fold scores (:func:`one_standard_error_choice`).
 
 The held-out fold must be new to the generator too, or its samples score it (a generator trained on all the
 training images reproduces the held-out ones and the tuner favours synthetic data). Pass a generator *factory*
@@ -16,12 +22,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
+from torch import nn
 
 from .._checks import check_int
-from ..classifiers import evaluate, train_classifier
+from ..classifiers import evaluate, f1_per_class, predict, train_classifier
 from ..data import ImageSet, stratified_folds
 from ..mixing import SyntheticDataset
 from ..models.base import ConditionalSampler, check_sampler
@@ -32,16 +39,24 @@ SamplerFactory = Callable[[ImageSet, int], object]
 
 @dataclass(frozen=True)
 class TuneResult:
-    """``chosen`` ratio; ``scores[ratio]``: held-out macro-F1 per fold (same fold order for every ratio)."""
+    """``chosen`` ratio; ``scores[ratio]``: held-out macro-F1 per fold (same fold order for every ratio), or the one
+    validation macro-F1 (``rule="validation"``, with ``standard_error[ratio]`` of its gap to the best and the chosen
+    run's ``model``)."""
 
     chosen: float
     scores: dict[float, list[float]]
+    rule: str = "kfold"
+    standard_error: dict[float, float] | None = None
+    model: nn.Module | None = field(default=None, compare=False, repr=False)
 
     def mean(self, ratio: float) -> float:
         return sum(self.scores[ratio]) / len(self.scores[ratio])
 
     def to_dict(self) -> dict:
-        return {"chosen": self.chosen, "scores": {str(r): s for r, s in self.scores.items()}}
+        out = {"chosen": self.chosen, "rule": self.rule, "scores": {str(r): s for r, s in self.scores.items()}}
+        if self.standard_error is not None:
+            out["standard_error"] = {str(r): round(se, 6) for r, se in self.standard_error.items()}
+        return out
 
     def summary(self) -> str:
         lines = ["ratio  mean macro-F1  folds"]
@@ -71,11 +86,53 @@ def one_standard_error_choice(scores: Mapping[float, Sequence[float]]) -> float:
     return best
 
 
+def _bootstrap_macro_f1(labels: torch.Tensor, preds: dict[float, torch.Tensor], num_classes: int, resamples: int,
+                        seed: int) -> dict[float, torch.Tensor]:
+    """Macro-F1 of every candidate on the same ``resamples`` bootstrap resamples of the validation images, float64
+    ``(resamples,)`` each: resample counts ``(B, N)`` times per-image TP / FP / FN indicators ``(N, K)``."""
+    n = labels.shape[0]
+    idx = torch.randint(n, (resamples, n), generator=torch.Generator().manual_seed(seed))
+    counts = torch.zeros(resamples, n, dtype=torch.float64).scatter_add_(1, idx, torch.ones(resamples, n, dtype=torch.float64))
+    truth = nn.functional.one_hot(labels, num_classes).double()
+    out = {}
+    for c, p in preds.items():
+        guess = nn.functional.one_hot(p, num_classes).double()
+        tp = counts @ (truth * guess)
+        denom = counts @ (truth + guess)  # 2 TP + FP + FN
+        f1 = torch.where(denom > 0, 2 * tp / denom.clamp_min(1e-12), torch.nan)
+        out[c] = f1.nanmean(dim=1)
+    return out
+
+
+def choose_on_validation(models: Mapping[float, nn.Module], val: ImageSet, *, resamples: int = 1000,
+                         seed: int = 0) -> TuneResult:
+    """Pick among trained ``models`` (candidate ratio -> classifier) by macro-F1 on ``val`` with the 1-SE rule.
+
+    The best candidate is the one with the highest validation macro-F1 (ties: the smaller ratio); the choice is the
+    smallest ratio whose gap to it is at most the standard deviation of that gap over ``resamples`` paired bootstrap
+    resamples of ``val`` (seeded by ``seed``). Returns a :class:`TuneResult` with ``rule="validation"`` and the chosen
+    model.
+    """
+    if not models:
+        raise ValueError("models is empty: need at least one trained candidate")
+    resamples = check_int(resamples, "resamples", min=2)
+    k = val.num_classes
+    preds = {float(c): predict(m, val) for c, m in models.items()}
+    scores = {c: float(f1_per_class(val.labels, p, k).nanmean()) for c, p in preds.items()}
+    best = max(scores, key=lambda c: (scores[c], -c))
+    boot = _bootstrap_macro_f1(val.labels, preds, k, resamples, seed)
+    se = {c: float((boot[best] - boot[c]).std()) for c in sorted(scores)}
+    chosen = next(c for c in sorted(scores) if scores[best] - scores[c] <= se[c])
+    return TuneResult(chosen, {c: [scores[c]] for c in sorted(scores)}, "validation", se,
+                      models[next(m for m in models if float(m) == chosen)])
+
+
 def choose_ratio(
     train: ImageSet,
     sampler: object | SamplerFactory,
     *,
     ratios: Sequence[float] = (0.0, 0.5, 1.0, 2.0),
+    val: ImageSet | None = None,
     folds: int = 3,
     augment: Augment | None = None,
     classifier: str = "cnn",
@@ -84,24 +141,41 @@ def choose_ratio(
     progress: bool = False,
     **train_kwargs: object,
 ) -> TuneResult:
-    """Cross-validate the synthetic ratio of ``sampler``'s samples for ``train`` (an ImageSet, uint8 or float).
+    """Choose the synthetic ratio of ``sampler``'s samples for ``train`` (an ImageSet, uint8 or float).
 
-    ``sampler``: a conditional sampler that never saw ``train``, or a factory ``(fit_part, fold) -> sampler`` called
-    once per fold with the images that fold trains on (so the held-out fold stays unseen by the generator).
+    ``val``: a validation ImageSet the generator never saw; given, each ratio trains once on ``train`` (early
+    stopping on ``val`` as ``train_kwargs`` say) and :func:`choose_on_validation` picks, returning the chosen model
+    too; ``sampler`` must then be a sampler (a generator trained on ``train`` is right). Without ``val``: k-fold
+    cross-validation on ``train``. ``sampler``: a conditional sampler that never saw ``train``, or a factory
+    ``(fit_part, fold) -> sampler`` called once per fold with the images that fold trains on (so the held-out fold
+    stays unseen by the generator).
     ``ratios``: candidates >= 0 (synthetic images per real training image). ``folds``: stratified folds (>= 2;
     every class needs at least ``folds`` images). ``classifier``: ``"cnn"`` or ``"vgg"``. ``augment``: the online classic transform used with the samples
     (``train_classifier``'s). ``epoch_size``: as in :class:`~learnedaug.bench.BenchConfig` (the real images are
     shown ``ceil(epoch_size / n)`` times per epoch, samples in proportion). ``train_kwargs`` go to
-    :func:`~learnedaug.classifiers.train_classifier` (``epochs``, ``model_kwargs``, ``schedule``, ``device`` ...;
-    no validation: each run keeps its final weights). Costs ``folds * len(ratios)`` classifier runs.
+    :func:`~learnedaug.classifiers.train_classifier` (``epochs``, ``model_kwargs``, ``schedule``, ``device``,
+    with ``val`` also ``patience`` ...; k-fold runs keep their final weights). Costs ``len(ratios)`` classifier runs
+    with ``val``, ``folds * len(ratios)`` without.
     """
     if not isinstance(sampler, ConditionalSampler):
         if not callable(sampler):
             check_sampler(sampler, "sampler")  # raises, naming the contract
-    folds = check_int(folds, "folds", min=2)
     ratios = sorted({float(r) for r in ratios})
     if not ratios or ratios[0] < 0:
         raise ValueError(f"ratios must be numbers >= 0, got {ratios}")
+    if val is not None:
+        if not isinstance(sampler, ConditionalSampler):
+            check_sampler(sampler, "sampler (with val: a sampler trained on train, not a factory)")
+        repeats = 1 if epoch_size is None else -(-epoch_size // len(train))
+        models = {}
+        for r in ratios:
+            extra = None if r == 0 else SyntheticDataset(
+                sampler, size=max(1, round(r * len(train) * repeats)), labels="balanced", seed=seed)
+            models[r], _ = train_classifier(classifier, train, val, augment=augment, extra_dataset=extra,
+                                            repeats=repeats, num_classes=train.num_classes, seed=seed,
+                                            progress=progress, **train_kwargs)
+        return choose_on_validation(models, val, seed=seed)
+    folds = check_int(folds, "folds", min=2)
     if int(torch.bincount(train.labels).min()) < folds:
         raise ValueError(f"every class needs >= {folds} images for {folds}-fold cross-validation; "
                          f"counts {torch.bincount(train.labels).tolist()}")

@@ -6,8 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from learnedaug.bench import BenchConfig, run_protocol
-from learnedaug.bench.tune import choose_ratio, one_standard_error_choice
+from sklearn.metrics import f1_score
+
+from learnedaug.bench import BenchConfig, run_protocol, runner
+from learnedaug.bench.tune import _bootstrap_macro_f1, choose_on_validation, choose_ratio, one_standard_error_choice
+from learnedaug.classifiers import evaluate
 from learnedaug.data import ImageSet
 
 TINY = dict(epochs=8, batch_size=16, model_kwargs={"width": 0.25}, schedule="cosine")
@@ -117,3 +120,77 @@ def test_bench_tune_retrains_a_cell_generator_per_fold(tmp_path):
         meta = json.loads((tmp_path / "out" / "generators" / "G" / f"seed0-size12-fold{fold}" / "cell.json").read_text())
         assert meta["n_images"] == 6  # half of the cell: the held-out fold never reaches its generator
     assert set(record["tuned"]["scores"]) == {"0.0", "1.0"}
+
+
+def test_validation_choice_switches_a_useless_generator_off_and_returns_the_chosen_model():
+    train, val = bars(36, seed=0), bars(24, seed=1)
+    result = choose_ratio(train, Noise(), ratios=(0, 3), val=val, seed=0, **TINY)
+    assert result.rule == "validation" and result.chosen == 0
+    assert set(result.scores) == {0.0, 3.0} and all(len(s) == 1 for s in result.scores.values())
+    assert result.standard_error[max(result.scores, key=result.mean)] == 0  # the best's gap to itself
+    assert evaluate(result.model, val)["macro_f1"] == pytest.approx(result.mean(0.0))  # the chosen run's model
+    assert choose_ratio(train, Noise(), ratios=(0, 3), val=val, seed=0, **TINY) == result  # seeded
+    assert result.to_dict()["rule"] == "validation" and set(result.to_dict()["standard_error"]) == {"0.0", "3.0"}
+    with pytest.raises(TypeError, match="not a factory"):
+        choose_ratio(train, lambda part, fold: Noise(), val=val, **TINY)
+
+
+class Fixed(torch.nn.Module):
+    """A classifier whose predictions are given: ``preds[i]`` for the i-th image of the set it is shown."""
+
+    def __init__(self, preds, k=2):
+        super().__init__()
+        self.logits = torch.nn.functional.one_hot(torch.as_tensor(preds), k).float()
+        self.anchor = torch.nn.Parameter(torch.zeros(()))  # predict() reads the device off a parameter
+        self.seen = 0
+
+    def forward(self, x):
+        out = self.logits[self.seen:self.seen + x.shape[0]]
+        self.seen = (self.seen + x.shape[0]) % self.logits.shape[0]
+        return out
+
+
+def test_validation_rule_closed_forms_and_bootstrap_against_a_naive_loop():
+    val = bars(40, seed=2)
+    y = val.labels
+    right, wrong_one, wrong_ten = y.clone(), y.clone(), y.clone()
+    wrong_one[0] = 1 - y[0]
+    wrong_ten[:10] = 1 - y[:10]
+    # one mistake in 40 is within bootstrap noise of perfect -> the smaller ratio; ten are not -> the better one
+    assert choose_on_validation({0: Fixed(wrong_one), 1: Fixed(right)}, val).chosen == 0
+    assert choose_on_validation({0: Fixed(wrong_ten), 1: Fixed(right)}, val).chosen == 1
+    assert choose_on_validation({0: Fixed(right), 2: Fixed(wrong_ten)}, val).chosen == 0  # harmful -> off
+    assert choose_on_validation({0.5: Fixed(right), 1: Fixed(right)}, val).chosen == 0.5  # ties: the smaller
+
+    preds = {0.0: wrong_ten, 1.0: wrong_one}
+    boot = _bootstrap_macro_f1(y, preds, 2, resamples=50, seed=3)
+    idx = torch.randint(40, (50, 40), generator=torch.Generator().manual_seed(3))
+    for c, p in preds.items():
+        naive = [f1_score(y[i].numpy(), p[i].numpy(), average="macro") for i in idx]
+        np.testing.assert_allclose(boot[c].numpy(), naive, atol=1e-12)
+    with pytest.raises(ValueError, match="models is empty"):
+        choose_on_validation({}, val)
+    with pytest.raises(ValueError, match="resamples"):
+        choose_on_validation({0: Fixed(right)}, val, resamples=1)
+
+
+def test_bench_tune_with_a_validation_split_reuses_the_baseline_as_ratio_0(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 80), ("test", 40)):
+        y = np.arange(n) % 2
+        x = rng.uniform(0, 0.4, (n, 12, 12))
+        x[y == 0, :6] += 0.6
+        x[y == 1, 6:] += 0.6
+        np.savez(tmp_path / f"{split}.npz", x=(x * 255).round().astype(np.uint8), y=y.astype(np.int64))
+    calls = []
+    original = runner.train_classifier
+    monkeypatch.setattr(runner, "train_classifier", lambda *a, **kw: calls.append(kw["extra_dataset"]) or original(*a, **kw))
+    config = BenchConfig(str(tmp_path), methods=("ORIG", "TUNE(N)"), sizes=(40,), models={"N": Noise()},
+                         allow_foreign_models=True, tune_ratios=(0, 2), classifier="cnn", width=0.25,
+                         epochs=6, batch_size=16, patience=None, val_fraction=0.25)
+    orig, tuned = run_protocol(config, tmp_path / "out", progress=False)
+    assert len(calls) == 2 and calls[0] is None and len(calls[1]) == 2 * 30  # ORIG once, then ratio 2 only
+    assert tuned["tuned"]["rule"] == "validation" and set(tuned["tuned"]["scores"]) == {"0.0", "2.0"}
+    assert tuned["tuned"]["seconds"]["0.0"] == orig["seconds"]  # every candidate's cost is on the record
+    if tuned["tuned"]["chosen"] == 0:  # ratio 0 is ORIG's own run: the same test score
+        assert tuned["macro_f1"] == orig["macro_f1"]
