@@ -59,10 +59,13 @@ class TuneResult:
         return out
 
     def summary(self) -> str:
-        lines = ["ratio  mean macro-F1  folds"]
+        """One line per ratio: mean macro-F1 (%) and the fold scores, or (validation) the gap's standard error."""
+        lines = ["ratio  mean macro-F1  " + ("folds" if self.standard_error is None else "SE of gap to best")]
         for r, s in self.scores.items():
             mark = "  <- chosen" if r == self.chosen else ""
-            lines.append(f"{r:5g}  {100 * self.mean(r):13.2f}  {' '.join(f'{100 * v:.1f}' for v in s)}{mark}")
+            detail = (" ".join(f"{100 * v:.1f}" for v in s) if self.standard_error is None
+                      else f"{100 * self.standard_error[r]:.2f}")
+            lines.append(f"{r:5g}  {100 * self.mean(r):13.2f}  {detail}{mark}")
         return "\n".join(lines)
 
 

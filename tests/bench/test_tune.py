@@ -131,6 +131,7 @@ def test_validation_choice_switches_a_useless_generator_off_and_returns_the_chos
     assert evaluate(result.model, val)["macro_f1"] == pytest.approx(result.mean(0.0))  # the chosen run's model
     assert choose_ratio(train, Noise(), ratios=(0, 3), val=val, seed=0, **TINY) == result  # seeded
     assert result.to_dict()["rule"] == "validation" and set(result.to_dict()["standard_error"]) == {"0.0", "3.0"}
+    assert "SE of gap" in result.summary() and "<- chosen" in result.summary().splitlines()[1]
     with pytest.raises(TypeError, match="not a factory"):
         choose_ratio(train, lambda part, fold: Noise(), val=val, **TINY)
 
