@@ -41,7 +41,8 @@ REPO = Path(__file__).resolve().parents[1]
 METHODS = ("ORIG", "VAE", "SHIFT-ROT", "SHIFT-ROT+VAE")
 NAMES = {"ORIG": "CNN", "VAE": "VAE", "SHIFT-ROT": "AUG", "SHIFT-ROT+VAE": "AUG+VAE",
          "SHIFT-ROT+VARY(CVAE)": "AUG+VARY(CDCVAE)", "CURATE(VAE)": "curated VAE",
-         "SHIFT-ROT+CURATE(VAE)": "AUG+curated VAE", "TUNE(VAE)": "tuned VAE", "SHIFT-ROT+TUNE(VAE)": "AUG+tuned VAE"}
+         "SHIFT-ROT+CURATE(VAE)": "AUG+curated VAE", "TUNE(VAE)": "tuned VAE", "SHIFT-ROT+TUNE(VAE)": "AUG+tuned VAE",
+         "VARY(WARP)": "VARY(WarpVAE)", "SHIFT-ROT+VARY(WARP)": "AUG+VARY(WarpVAE)"}
 SIZES = (50, 100, 250, 500, 1000)
 # Seed 001, Table 2, latent space 3: macro-F1 (%) per training size.
 PAPER = {
@@ -64,7 +65,8 @@ SCALES = {
     "budget": dict(width=0.5, epochs=50, patience=None, test_per_class=100, vae_epochs_factor=1,
                    vae="classvae:latent_dim=3,filters=32,batch_size=8,patience=none", val_fraction=0.0,
                    schedule="cosine", epoch_size=1024,
-                   extra={"CVAE": "cdcvae:fc_dim=256,base_channels=32,epochs=300,batch_size=16,patience=none,lr=1e-3"}),
+                   extra={"CVAE": "cdcvae:fc_dim=256,base_channels=32,epochs=300,batch_size=16,patience=none,lr=1e-3",
+                          "WARP": "warpvae:batch_size=64,grad_clip=5,patience=none"}),
 }
 # the same with the paper's full-width CNN (2.6x the classifier time)
 SCALES["budget-w1"] = {**SCALES["budget"], "width": 1.0}
@@ -84,6 +86,17 @@ def vae_spec(scale: str, size: int) -> str:
     return f"{s['vae']},epochs={VAE_EPOCHS[size] * s['vae_epochs_factor']}"
 
 
+# WarpVAE: about this many optimizer steps at every size (batch 64, full batches only)
+WARP_STEPS = 2000
+
+
+def extra_specs(scale: str, size: int) -> dict[str, str]:
+    """The scale's extra generators; a WarpVAE gets the epochs that make WARP_STEPS steps on ``size`` images."""
+    steps_per_epoch = max(1, size // 64)
+    return {name: f"{spec},epochs={-(-WARP_STEPS // steps_per_epoch)}" if spec.startswith("warpvae") else spec
+            for name, spec in SCALES[scale].get("extra", {}).items()}
+
+
 def config_for(args: argparse.Namespace, seed: int, size: int) -> BenchConfig:
     scale = SCALES[args.scale]
     return BenchConfig(
@@ -92,7 +105,7 @@ def config_for(args: argparse.Namespace, seed: int, size: int) -> BenchConfig:
         patience=args.patience or scale["patience"],
         batch_size=32, lr=1e-3, val_fraction=scale.get("val_fraction", 0.15), schedule=scale.get("schedule", "constant"),
         test_per_class=scale["test_per_class"], online=True,
-        generators={"VAE": vae_spec(args.scale, size), **scale.get("extra", {})}, device=args.device,
+        generators={"VAE": vae_spec(args.scale, size), **extra_specs(args.scale, size)}, device=args.device,
         epoch_size=args.epoch_size or scale.get("epoch_size"), synthetic_ratio=args.synthetic_ratio,
         curate_threshold=args.curate_threshold, tune_ratios=args.tune_ratios, tune_folds=args.tune_folds,
         synthetic_weight=args.synthetic_weight,

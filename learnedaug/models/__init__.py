@@ -9,6 +9,7 @@ from .cdcgan import CDCGAN, CDCGANConfig
 from .cdcvae import CDCVAE, CDCVAEConfig
 from .classvae import ClassVAE, ClassVAEConfig
 from .denoising_vae import DenoisingVAE, DenoisingVAEConfig
+from .warpvae import WarpVAE, WarpVAEConfig
 
 __all__ = [
     "CDCGAN",
@@ -23,6 +24,8 @@ __all__ = [
     "Encoder",
     "GenerativeModel",
     "ModelConfig",
+    "WarpVAE",
+    "WarpVAEConfig",
     "build_model",
     "family_class",
     "read_config",

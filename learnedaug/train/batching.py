@@ -106,6 +106,16 @@ def fast_view(dataset: Dataset) -> Dataset:
     return dataset
 
 
+def dataset_tensors(dataset: Dataset, *, limit: int | None = None, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """All (image, label) items of ``dataset`` stacked: images (N, C, H, W) as stored (uint8 or float), labels (N,)
+    int64. ``limit``: at most this many items, a seeded random choice when the dataset is larger."""
+    if limit is not None and len(dataset) > limit:
+        pick = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:limit].sort().values
+        dataset = torch.utils.data.Subset(dataset, pick.tolist())
+    parts = list(torch.utils.data.DataLoader(dataset, batch_size=1024, collate_fn=collate))
+    return torch.cat([p[0] for p in parts]), torch.cat([torch.as_tensor(p[1]) for p in parts]).long()
+
+
 def to_device_images(images: torch.Tensor, device: torch.device) -> torch.Tensor:
     images = images.to(device, non_blocking=True)
     if images.dtype == torch.uint8:

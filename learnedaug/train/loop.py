@@ -328,8 +328,8 @@ def _fit(model, dataset, labels, ddp: Dist, device, amp_dtype, out_dir: Path, ck
                                 collate_fn=collate)
     else:
         train_set, val_loader = dataset, None
-    if hasattr(objective, "setup"):  # e.g. the GAN objective sizes its DiffAugment policy to the training set
-        objective.setup(n_train=len(train_set))
+    if hasattr(objective, "setup"):  # the GAN sizes its DiffAugment policy to the training set; WarpVAE stores it
+        objective.setup(model, train_set)
     sampler = DistributedSampler(train_set, num_replicas=ddp.world, rank=ddp.rank, shuffle=True, seed=seed)
     loader_gen = torch.Generator()
     loader = DataLoader(

@@ -16,23 +16,26 @@ papers' values), which :func:`~learnedaug.train.fit` and ``learnedaug train`` us
 - :class:`ClassELBO` (ClassVAE): the ELBO with RMSprop and per-class early stopping on a validation split.
 - :class:`DenoisingELBO` (DenoisingVAE): the same with ``augment(images)`` as encoder input, the original as target.
 - :class:`GANObjective` (CDCGAN): non-saturating or hinge loss, discriminator step then generator step.
+- :class:`WarpELBO` (WarpVAE): the ELBO of warping each image onto another of its class, with a learned prior.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sized
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import torch
 import torch.nn.functional as F
 
 from .._checks import check_labels
-from .._random import randn
+from .._random import rand, randn
 from ..models.base import GenerativeModel
 from ..models.cdcgan import CDCGAN
 from ..models.nets import VariationalModel
+from ..models.warpvae import WarpVAE, kl_to_full_gaussian
+from .batching import dataset_tensors
 from .diffaugment import auto_policy, diff_augment, parse_policy
 
 StepFn = Callable[[str, torch.Tensor], None]
@@ -306,10 +309,10 @@ class GANObjective:
             parse_policy(self.diffaugment)
         self._policy = None if self.diffaugment == "auto" else (self.diffaugment or "")
 
-    def setup(self, *, n_train: int) -> None:
-        """Called by :func:`~learnedaug.train.fit` with the training-set size: resolves ``diffaugment="auto"``."""
+    def setup(self, model: GenerativeModel, train_set: Sized) -> None:
+        """Called by :func:`~learnedaug.train.fit` with the training set: resolves ``diffaugment="auto"`` by its size."""
         if self.diffaugment == "auto":
-            self._policy = auto_policy(n_train)
+            self._policy = auto_policy(len(train_set))
 
     @property
     def policy(self) -> str:
@@ -384,8 +387,91 @@ class GANObjective:
         return loss.item()
 
 
+# ---- learned warps ----------------------------------------------------------------------------
+def same_class_partners(labels: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    """For each image, the index of another image of its class in the batch, picked uniformly; -1 when it has none.
+    ``labels`` (N,) int64 -> (N,) int64."""
+    n = labels.shape[0]
+    same = (labels[:, None] == labels[None, :]) & ~torch.eye(n, dtype=torch.bool, device=labels.device)
+    scores = torch.where(same, rand((n, n), generator=generator, device=labels.device), torch.tensor(-1.0, device=labels.device))
+    best = scores.max(dim=1)
+    return torch.where(best.values >= 0, best.indices, torch.full_like(best.indices, -1))
+
+
+@dataclasses.dataclass
+class WarpELBO:
+    """Negative ELBO of warping one image of a pair onto the other (:class:`~learnedaug.models.WarpVAE`).
+
+    Each image ``a`` of a batch is paired with another image ``b`` of its class in the batch (images without one are
+    left out); per pair ``nll(warp(a, theta), b) + beta * KL(q(theta | a, b) || prior)``, theta by
+    reparameterisation, the prior's mean and spread learned with the rest (optimizer ``"warp"``: Adam, ``lr``
+    default 1e-3). The likelihood is Bernoulli (``"bernoulli"``, for digits) or a unit-scale Gaussian
+    (``"gaussian"``: squared error / 2, for photos), summed over pixels. :meth:`setup` stores the training set in the
+    model (at most ``max_bank`` images, a seeded random choice beyond that) for ``sample``. Batches should hold
+    several images per class: the recipe's batch of 64 gives each of 10 classes about six.
+    """
+
+    name: ClassVar[str] = "warp_elbo"
+    recipe: ClassVar[Recipe] = Recipe(batch_size=64, epochs=200)
+    beta: float = 1.0
+    lr: float = 1e-3
+    likelihood: str = "bernoulli"
+    max_bank: int = 20_000
+
+    def __post_init__(self) -> None:
+        _check_positive(lr=self.lr, max_bank=self.max_bank)
+        if not self.beta >= 0:
+            raise ValueError(f"beta must be >= 0, got {self.beta!r}")
+        if self.likelihood not in ("bernoulli", "gaussian"):
+            raise ValueError(f"likelihood must be 'bernoulli' or 'gaussian', got {self.likelihood!r}")
+
+    def setup(self, model: GenerativeModel, train_set: Sized) -> None:
+        """Store (up to ``max_bank`` of) the training images in the model: the bank its ``sample`` warps."""
+        _check_family(model, WarpVAE, type(self).__name__)
+        model.store(*dataset_tensors(train_set, limit=self.max_bank))
+
+    def configure_optimizers(self, model: GenerativeModel) -> dict[str, torch.optim.Optimizer]:
+        _check_family(model, WarpVAE, type(self).__name__)
+        return {"warp": torch.optim.Adam(model.parameters(), lr=self.lr)}
+
+    def _nll(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if self.likelihood == "gaussian":
+            return 0.5 * (output - target).square().flatten(1).sum(1)
+        return F.binary_cross_entropy(output.clamp(1e-6, 1 - 1e-6), target, reduction="none").flatten(1).sum(1)
+
+    def terms(self, model: WarpVAE, images: torch.Tensor, labels: torch.Tensor, *, sample: bool = True,
+              generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-pair reconstruction NLL and KL, each (P,), for the pairs :func:`same_class_partners` forms."""
+        partner = same_class_partners(labels, generator=generator)
+        keep = (partner >= 0).nonzero().squeeze(1)
+        source, target = images[keep], images[partner[keep]]
+        mu, std = model.encode(source, target)
+        theta = mu + std * randn(mu.shape, generator=generator, device=mu.device) if sample else mu
+        recon = self._nll(model.warp(source, theta), target)
+        return recon, kl_to_full_gaussian(mu, std, model.prior_mean, model.prior_tril)
+
+    def training_step(self, model: GenerativeModel, images: torch.Tensor, labels: torch.Tensor, step: StepFn, *,
+                      generator: torch.Generator | None = None) -> dict[str, float]:
+        _check_family(model, WarpVAE, type(self).__name__)
+        recon, kl = self.terms(model, images, labels, generator=generator)
+        if recon.numel() == 0:
+            raise ValueError("WarpELBO: no batch image has another of its class in the batch; use a larger batch size")
+        loss = (recon + self.beta * kl).mean()
+        step("warp", loss)
+        return {"loss": loss.item(), "recon": recon.detach().mean().item(), "kl": kl.detach().mean().item()}
+
+    @torch.no_grad()
+    def validation_loss(self, model: GenerativeModel, images: torch.Tensor, labels: torch.Tensor) -> float:
+        """Mean negative ELBO per pair at the posterior mean, partners drawn with a fixed seed (repeatable)."""
+        _check_family(model, WarpVAE, type(self).__name__)
+        g = torch.Generator(device=images.device).manual_seed(0)
+        recon, kl = self.terms(model, images, labels, sample=False, generator=g)
+        return (recon + self.beta * kl).mean().item() if recon.numel() else float("nan")
+
+
 # ---- dispatch ----------------------------------------------------------------------------------
-_OBJECTIVES: dict[str, type] = {"cdcvae": ELBO, "classvae": ClassELBO, "dvae": DenoisingELBO, "cdcgan": GANObjective}
+_OBJECTIVES: dict[str, type] = {"cdcvae": ELBO, "classvae": ClassELBO, "dvae": DenoisingELBO, "cdcgan": GANObjective,
+                                 "warpvae": WarpELBO}
 
 
 def recipe_for(family: str) -> Recipe:

@@ -23,7 +23,7 @@ from learnedaug.models import (
 from .tiny import SHAPES, TINY, gen, tiny
 
 FAMILIES = sorted(TINY)
-VAES = ["cdcvae", "classvae", "dvae"]
+VAES = ["cdcvae", "classvae", "dvae", "warpvae"]  # the Encoders (vary)
 
 
 @pytest.mark.parametrize("family", FAMILIES)

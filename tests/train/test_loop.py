@@ -283,8 +283,8 @@ def test_defaults_come_from_the_objective_recipe(tmp_path):
 
 def test_fit_tells_the_objective_the_training_set_size(tmp_path):
     class Sized(TinyELBO):
-        def setup(self, *, n_train):
-            self.n_train = n_train
+        def setup(self, model, train_set):
+            self.n_train = len(train_set)
 
     objective = Sized()
     run(tmp_path, epochs=1, objective=objective, val_fraction=0.25)
@@ -419,12 +419,13 @@ def test_classvae_classes_stop_one_by_one(tmp_path):
         assert torch.equal(ckpt[k][1], start_of_epoch_3[k][1])
 
 
-@pytest.mark.parametrize("family", ["cdcvae", "cdcgan", "classvae", "dvae"])
+@pytest.mark.parametrize("family", ["cdcvae", "cdcgan", "classvae", "dvae", "warpvae"])
 def test_every_family_trains_with_its_default_objective(tmp_path, family):
     from learnedaug.models import build_model
 
     small = {"cdcvae": {"fc_dim": 16, "base_channels": 4}, "cdcgan": {"fc_dim": 16, "base_channels": 4},
-             "classvae": {"fc_dim": 8, "filters": 4}, "dvae": {"channels": (4, 8), "latent_dim": 4}}[family]
+             "classvae": {"fc_dim": 8, "filters": 4}, "dvae": {"channels": (4, 8), "latent_dim": 4},
+             "warpvae": {"channels": (4, 8), "grid": 2}}[family]
     torch.manual_seed(0)
     model = build_model(family, num_classes=3, image_shape=(1, 28, 28), **small)
     blobs = Blobs(24)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given
+from hypothesis import strategies as st
 
 from learnedaug.models import build_model
 from learnedaug.train.diffaugment import diff_augment
@@ -17,10 +20,12 @@ from learnedaug.train.objectives import (
     GANObjective,
     Objective,
     Recipe,
+    WarpELBO,
     kl_standard_normal,
     objective_for,
     per_class_mean,
     recipe_for,
+    same_class_partners,
 )
 
 TINY = {
@@ -28,6 +33,7 @@ TINY = {
     "cdcgan": dict(fc_dim=32, base_channels=8),
     "classvae": dict(fc_dim=16, filters=8),
     "dvae": dict(channels=(4, 8, 8, 16, 16), latent_dim=8),
+    "warpvae": dict(channels=(4, 8), grid=3),
 }
 
 
@@ -258,7 +264,7 @@ def test_gan_diffaugment_sees_every_discriminator_input(monkeypatch):
     monkeypatch.setattr(objectives, "diff_augment", spy)
     model = tiny("cdcgan").train()
     objective = objective_for(model, diffaugment="auto")
-    objective.setup(n_train=50)
+    objective.setup(model, range(50))
     x, y = torch.rand(8, 1, 28, 28, generator=gen(0)), torch.arange(8) % 10
     g_before = [p.detach().clone() for p in model.generator.parameters()]
     objective.training_step(model, x, y, make_step(objective.configure_optimizers(model)), generator=gen(1))
@@ -272,20 +278,20 @@ def test_gan_diffaugment_policy_by_training_size_and_off_switch(monkeypatch):
 
     model = tiny("cdcgan")
     default = objective_for(model)
-    default.setup(n_train=50)
+    default.setup(model, range(50))
     assert default.policy == "", "DiffAugment is opt-in: it hurt in benchmarks/bench_diffaugment.py"
     auto = objective_for(model, diffaugment="auto")
     assert auto.policy == "color,translation,cutout"  # before setup: the small-data policy
-    auto.setup(n_train=50_000)
+    auto.setup(model, range(50_000))
     assert auto.policy == "translation,cutout"
     fixed = objective_for(model, diffaugment="translation")
-    fixed.setup(n_train=10)
+    fixed.setup(model, range(10))
     assert fixed.policy == "translation"
     calls = []
     monkeypatch.setattr(objectives, "diff_augment", lambda *a, **k: calls.append(1))
     for off in ("", None):
         objective = objective_for(model, diffaugment=off)
-        objective.setup(n_train=10)
+        objective.setup(model, range(10))
         objective.training_step(model, torch.rand(4, 1, 28, 28), torch.arange(4),
                                 make_step(objective.configure_optimizers(model)), generator=gen(0))
     assert calls == []
@@ -317,3 +323,45 @@ def test_objective_for_dispatch_and_errors():
         GANObjective().configure_optimizers(tiny("cdcvae"))
     with pytest.raises(ValueError, match="beta must be >= 0, got -1"):
         ELBO(beta=-1)
+
+
+# ---- WarpELBO ----------------------------------------------------------------------------------------
+@given(labels=st.lists(st.integers(0, 4), min_size=1, max_size=30), seed=st.integers(0, 2**31 - 1))
+def test_same_class_partners_pairs_within_a_class(labels, seed):
+    y = torch.tensor(labels)
+    partner = same_class_partners(y, generator=gen(seed))
+    counts = torch.bincount(y, minlength=5)
+    for i, j in enumerate(partner.tolist()):
+        if counts[y[i]] == 1:
+            assert j == -1  # alone in its class: left out
+        else:
+            assert j != i and y[j] == y[i]
+    assert torch.equal(partner, same_class_partners(y, generator=gen(seed)))
+
+
+def test_warp_elbo_step_and_validation():
+    model = tiny("warpvae").train()
+    objective = objective_for(model)
+    assert type(objective) is WarpELBO and recipe_for("warpvae") == Recipe(batch_size=64, epochs=200)
+    x, y = torch.rand(12, 1, 28, 28, generator=gen(0)), torch.arange(12) % 4
+    before = model.prior_mean.detach().clone()
+    logs = objective.training_step(model, x, y, make_step(objective.configure_optimizers(model)), generator=gen(1))
+    assert set(logs) == {"loss", "recon", "kl"} and all(math.isfinite(v) for v in logs.values())
+    assert not torch.equal(before, model.prior_mean)  # the prior learns
+    assert objective.validation_loss(model, x, y) == objective.validation_loss(model, x, y)
+    with pytest.raises(ValueError, match="no batch image has another of its class"):
+        objective.training_step(model, x[:4], y[:4], make_step(objective.configure_optimizers(model)))
+    with pytest.raises(TypeError, match="WarpELBO needs a WarpVAE"):
+        objective.configure_optimizers(tiny("cdcvae"))
+    with pytest.raises(ValueError, match="likelihood must be"):
+        WarpELBO(likelihood="laplace")
+
+
+def test_warp_elbo_setup_stores_the_training_images():
+    model = tiny("warpvae")
+    images = torch.randint(0, 256, (30, 1, 28, 28), dtype=torch.uint8, generator=gen(2))
+    data = torch.utils.data.TensorDataset(images, torch.arange(30) % 10)
+    WarpELBO(max_bank=20).setup(model, data)
+    assert model.config.bank_size == 20 and model.bank.dtype == torch.uint8
+    rows = {tuple(r.flatten().tolist()) for r in images}
+    assert all(tuple(r.flatten().tolist()) in rows for r in model.bank)  # a choice of the training images
