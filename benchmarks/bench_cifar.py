@@ -44,7 +44,9 @@ def config_for(args: argparse.Namespace) -> BenchConfig:
         schedule="cosine", device=args.device, synthetic_weight=args.synthetic_weight,
         curate_threshold=args.curate_threshold, tune_ratios=args.tune_ratios,
         generators={"CDCVAE": f"cdcvae:epochs={args.vae_epochs},batch_size=64,patience=none",
-                    "CDCGAN": f"cdcgan:epochs={args.gan_epochs},batch_size=64,patience=none"},
+                    "CDCGAN": f"cdcgan:epochs={args.gan_epochs},batch_size=64,patience=none",
+                    "WARP": f"warpvae:padding=reflection,likelihood=gaussian,epochs={args.warp_epochs},batch_size=64,"
+                            "grad_clip=5,patience=none"},
     )
 
 
@@ -147,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=30, help="classifier epochs (paper 200)")
     p.add_argument("--vae-epochs", type=int, default=30, help="CDCVAE epochs (paper 500)")
     p.add_argument("--gan-epochs", type=int, default=25, help="CDCGAN epochs (paper 500)")
+    p.add_argument("--warp-epochs", type=int, default=30, help="WarpVAE epochs (about 2,000 steps on 4,250 images)")
     p.add_argument("--synthetic-weight", type=float, default=1.0,
                    help="loss weight of every synthetic sample (real ones weigh 1; default 1: no weighting)")
     p.add_argument("--curate-threshold", type=float, default=0.5,

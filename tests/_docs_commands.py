@@ -278,7 +278,8 @@ def makefile_targets(path: Path) -> set[str]:
 TINY_VALUES = {"--epochs": "1", "--n": "2"}
 TINY_CAPS = {"--per-class": 5}
 TINY_ADDED = {
-    ("demo",): {"--seeds": "1", "--train-size": "20", "--test-size": "20", "--vae-epochs": "1", "--cnn-epochs": "1",
+    ("demo",): {"--seeds": "1", "--train-size": "20", "--test-size": "20", "--vae-epochs": "1", "--warp-steps": "1",
+                 "--cnn-epochs": "1",
                  "--epoch-size": "20"},
 }
 

@@ -33,7 +33,7 @@ __all__ = [
 
 
 def build_model(family: str, **config: Any) -> GenerativeModel:
-    """A fresh model of ``family`` ("cdcvae", "cdcgan", "classvae", "dvae") from config fields, e.g.
+    """A fresh model of ``family`` ("cdcvae", "cdcgan", "classvae", "dvae", "warpvae") from config fields, e.g.
     ``build_model("cdcvae", image_shape=(3, 32, 32), fc_dim=256)``. Unknown fields raise ValueError."""
     cls = family_class(family)
     return cls(cls.config_class.from_dict(config))

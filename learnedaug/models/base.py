@@ -131,7 +131,7 @@ _FAMILIES: dict[str, type["GenerativeModel"]] = {}
 
 
 class GenerativeModel(nn.Module):
-    """Base class of the four generator families: config handling, device, save/load.
+    """Base class of the generator families: config handling, device, save/load.
 
     Subclasses set ``family`` and ``config_class`` and implement :meth:`sample` (and ``vary`` for VAEs).
     Every subclass's ``sample`` (and ``vary``) is wrapped so that callers may pass what they hold (see
@@ -248,7 +248,7 @@ class GenerativeModel(nn.Module):
 
 
 def family_class(family: str) -> type[GenerativeModel]:
-    """The model class registered under ``family`` ("cdcvae", "cdcgan", "classvae", "dvae")."""
+    """The model class registered under ``family`` ("cdcvae", "cdcgan", "classvae", "dvae", "warpvae")."""
     try:
         return _FAMILIES[family]
     except KeyError:

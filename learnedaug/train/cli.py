@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-FAMILIES = ("cdcvae", "cdcgan", "classvae", "dvae")
+FAMILIES = ("cdcvae", "cdcgan", "classvae", "dvae", "warpvae")
 
 
 def parse_fraction(text: str) -> float:

@@ -130,7 +130,7 @@ class LearnedVariation(_ModelTransform):
     """Replace each image by ``model.vary(image, label, scale=scale)``: a learned variation that keeps its label.
 
     Args:
-        model: a VAE following the sampler contract with ``vary`` (CDCVAE, ClassVAE, DenoisingVAE).
+        model: a model with ``vary`` (CDCVAE, ClassVAE, DenoisingVAE: posterior draws; WarpVAE: learned warps).
         scale: multiplies the posterior spread; 0 reconstructs, 1 draws from the posterior.
         p: probability per image; unselected images are returned unchanged (and never reach the model).
         generator: torch.Generator or int seed for the selection and the latent noise (None: global RNG). Inside
