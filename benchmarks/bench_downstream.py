@@ -42,7 +42,8 @@ METHODS = ("ORIG", "VAE", "SHIFT-ROT", "SHIFT-ROT+VAE")
 NAMES = {"ORIG": "CNN", "VAE": "VAE", "SHIFT-ROT": "AUG", "SHIFT-ROT+VAE": "AUG+VAE",
          "SHIFT-ROT+VARY(CVAE)": "AUG+VARY(CDCVAE)", "CURATE(VAE)": "curated VAE",
          "SHIFT-ROT+CURATE(VAE)": "AUG+curated VAE", "TUNE(VAE)": "tuned VAE", "SHIFT-ROT+TUNE(VAE)": "AUG+tuned VAE",
-         "VARY(WARP)": "VARY(WarpVAE)", "SHIFT-ROT+VARY(WARP)": "AUG+VARY(WarpVAE)"}
+         "VARY(WARP)": "VARY(WarpVAE)", "SHIFT-ROT+VARY(WARP)": "AUG+VARY(WarpVAE)", "WARP": "WarpVAE samples",
+         "SHIFT-ROT+WARP": "AUG+WarpVAE samples"}
 SIZES = (50, 100, 250, 500, 1000)
 # Seed 001, Table 2, latent space 3: macro-F1 (%) per training size.
 PAPER = {
@@ -191,7 +192,8 @@ def report_markdown(records: list[dict], scale: str) -> str:
         "size), " + (f"per-class early stopping patience {gen['patience']} on the cell's 15 %, trained only on the "
                      "cell's 85 %." if validated else "trained on the whole cell."),
         *[f"- {NAMES[m]}: learned variations (`LearnedVariation`, half of every batch) from a {spec['family']} "
-          f"{spec['config']} trained per cell for {spec['epochs']} epochs (objective {spec['objective']}), then AUG."
+          f"{spec['config']} trained per cell for {spec['epochs']} epochs (objective {spec['objective']})"
+          + (", then AUG." if m.startswith("SHIFT-ROT+") else ", no classic transform.")
           for m, spec in _varied(records, setup)],
         f"- VAE methods: the subset plus {_samples_per_image(setup['synthetic_ratio'])} class-balanced samples, "
         "regenerated every epoch. AUG: rotation 20°, "

@@ -35,6 +35,15 @@ LEVERS = [
     (100, "AUG + VAE samples, ratio 1", BASELINES[100], "SHIFT-ROT+VAE", ("SHIFT-ROT",)),
     (100, "synthetic loss weight 0.5", ("seed001_mnist_budget_w05_100",), "SHIFT-ROT+VAE", ("SHIFT-ROT", "SHIFT-ROT+VAE")),
 ]
+# learned warps (WarpVAE): every row's runs are in one report, at both sizes
+WARP = ("seed001_mnist_budget_warp",)
+LEVERS += [
+    (size, label, WARP, method, against) for size in (50, 100) for label, method, against in (
+        ("learned warps alone, half of every batch", "VARY(WARP)", ("SHIFT-ROT", "ORIG", "VAE")),
+        ("AUG + learned warps", "SHIFT-ROT+VARY(WARP)", ("SHIFT-ROT", "SHIFT-ROT+VAE")),
+        ("AUG + warped training images added, ratio 1", "SHIFT-ROT+WARP", ("SHIFT-ROT", "SHIFT-ROT+VAE")),
+    )
+]
 
 
 def macro_f1(results: Path, reports: tuple[str, ...], method: str, size: int) -> dict[int, float]:

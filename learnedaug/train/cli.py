@@ -66,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     subset.add_argument("--subset", type=parse_fraction, metavar="FRACTION",
                         help="stratified nested subset, e.g. 10%% (the same images as the benchmark's 10%% set)")
     subset.add_argument("--per-class", type=_positive_int, metavar="K", help="balanced subset with K images per class")
-    parser.add_argument("--epochs", type=_positive_int, help=f"default: the family's ({_recipes('epochs')})")
+    parser.add_argument("--epochs", type=_positive_int, help=f"default: the family's ({_recipe_lengths()})")
     parser.add_argument("--batch-size", type=_positive_int,
                         help=f"per process under torchrun; default: the family's ({_recipes('batch_size')})")
     parser.add_argument("--out", type=Path, required=True, help="output directory (checkpoint, PNGs, model/)")
@@ -97,8 +97,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                            "a resume restarts the optimizers")
     disk.add_argument("--fp16", action="store_true", help="store model/ in float16 (half the size; loads as float32)")
     parser.add_argument("--num-workers", type=int, default=0, help="DataLoader workers")
-    parser.add_argument("--sample-every", type=int, default=1, help="epochs between PNG reports: sample grid + loss curve (0: never)")
+    parser.add_argument("--sample-every", type=int,
+                        help="epochs between PNG reports: sample grid + loss curve (0: never; default: about 50 per run)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _recipe_lengths() -> str:
+    """``"cdcvae 500 epochs, ..., warpvae ~2000 steps"``: how long each family trains by default, for --help."""
+    from .objectives import recipe_for
+
+    return ", ".join(f"{f} {recipe_for(f).describe()}" for f in FAMILIES)
 
 
 def _recipes(field: str) -> str:
@@ -182,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"model:       {result.model_dir} ({_megabytes(result.model_dir)})")
         if result.checkpoint is not None:
             print(f"checkpoint:  {result.checkpoint} ({_megabytes(result.checkpoint)}; --resume --epochs N extends the run)")
-        if args.sample_every:
+        if args.sample_every != 0:
             print(f"samples:     {result.out_dir / SAMPLES_DIRNAME}")
             print(f"loss curve:  {result.out_dir / LOSS_PLOT_NAME}")
         print(f"run folder:  {result.out_dir} ({result.disk_bytes / 1e6:.1f} MB in all; --no-checkpoint, "

@@ -212,7 +212,7 @@ def fit(
     compile: bool = False,
     num_workers: int = 0,
     progress: bool = True,
-    sample_every: int = 1,
+    sample_every: int | None = None,
     checkpoint_every: int = 1,
     grad_clip: float | None = None,
     keep_checkpoint: bool = True,
@@ -224,14 +224,16 @@ def fit(
     ``dataset``: map-style, items ``(image (C, H, W) float in [0, 1] or uint8, label int)``; checked in full before
     training. ``objective``: default ``objective_for(model)``. ``epochs``, ``batch_size``, ``val_fraction`` and
     ``patience`` default to the objective's :class:`~learnedaug.train.objectives.Recipe` (the family's paper values,
-    e.g. ClassVAE: batch 8, 200 epochs, a 15 % validation split, patience 10); an objective without a recipe needs
+    e.g. ClassVAE: batch 8, 200 epochs, a 15 % validation split, patience 10; WarpVAE: about 2,000 steps whatever
+    the data size, gradient norm clipped at 5; ``grad_clip=None`` takes the recipe's); an objective without a recipe needs
     ``epochs`` and ``batch_size``, and trains without validation or early stopping unless told.
     ``batch_size`` is per process; an epoch is the full batches of the (shuffled) data, or one batch if the data is
     smaller. ``patience``: stop after that many epochs without a better validation loss and keep the best weights
     (per class where the model and objective support it: each ClassVAE class stops on its own).
     ``device``: default the model's. ``amp``: None = bf16 autocast on CUDA, off on CPU; True/"bf16"; "fp16" (with a
     GradScaler); False. ``compile``: ``nn.Module.compile`` each top-level submodule. ``sample_every``: epochs
-    between the PNG reports (sample grid, loss curve; always after the last epoch; 0 = never). ``checkpoint_every``:
+    between the PNG reports (sample grid, loss curve; always after the last epoch; 0 = never; None = about 50 per
+    run, every epoch for runs of up to 50 epochs). ``checkpoint_every``:
     epochs between checkpoints (always after the last epoch); a resume restarts from the last one written, and
     because every epoch is re-seeded from (seed, epoch) it still repeats the uninterrupted run. ``grad_clip``: max
     gradient norm per optimizer step.
@@ -257,10 +259,14 @@ def fit(
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         if value is None and recipe is None:
             raise ValueError(f"{name} is required: objective {type(objective).__name__} has no recipe of defaults")
-    epochs = check_int(epochs if epochs is not None else recipe.epochs, "epochs")
+    if epochs is not None:
+        check_int(epochs, "epochs")
     batch_size = check_int(batch_size if batch_size is not None else recipe.batch_size, "batch_size")
+    if grad_clip is None and recipe is not None:
+        grad_clip = recipe.grad_clip
     check_int(num_workers, "num_workers", min=0)
-    check_int(sample_every, "sample_every", min=0)
+    if sample_every is not None:
+        check_int(sample_every, "sample_every", min=0)
     check_int(checkpoint_every, "checkpoint_every")
     check_int(seed, "seed", min=None)
     if grad_clip is not None and not grad_clip > 0:
@@ -289,6 +295,10 @@ def fit(
         labels = validate_dataset(dataset, tuple(model.image_shape), int(model.num_classes), num_workers=num_workers,
                                   progress=progress)
     ddp, device = setup_distributed(device)
+    if epochs is None:  # the recipe's, for about this many training images per process
+        epochs = recipe.epochs_for(int(len(labels) * (1 - float(val_fraction))) // ddp.world, batch_size)
+    if sample_every is None:
+        sample_every = -(-epochs // 50)
     rng_devices = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
     try:
         with torch.random.fork_rng(devices=rng_devices):

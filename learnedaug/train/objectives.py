@@ -43,13 +43,31 @@ StepFn = Callable[[str, torch.Tensor], None]
 
 @dataclasses.dataclass(frozen=True)
 class Recipe:
-    """A family's training defaults. ``val_fraction``: stratified validation share; ``patience``: early-stopping
-    patience in epochs (None: train every epoch)."""
+    """A family's training defaults. ``epochs``, or ``steps``: about that many optimizer steps whatever the data size
+    (see :meth:`epochs_for`); ``val_fraction``: stratified validation share; ``patience``: early-stopping patience in
+    epochs (None: train every epoch); ``grad_clip``: max gradient norm per step (None: no clipping)."""
 
     batch_size: int
-    epochs: int
+    epochs: int | None = None
     val_fraction: float = 0.0
     patience: int | None = None
+    steps: int | None = None
+    grad_clip: float | None = None
+
+    def __post_init__(self) -> None:
+        if (self.epochs is None) == (self.steps is None):
+            raise ValueError(f"a Recipe gives epochs or steps, exactly one, got epochs={self.epochs}, steps={self.steps}")
+
+    def epochs_for(self, n_train: int, batch_size: int) -> int:
+        """Default epochs for ``n_train`` training images (per process) in batches of ``batch_size``: ``epochs``, or
+        enough epochs of ``max(1, n_train // batch_size)`` full batches for ``steps`` steps."""
+        if self.epochs is not None:
+            return self.epochs
+        return -(-self.steps // max(1, n_train // batch_size))
+
+    def describe(self) -> str:
+        """``"200 epochs"`` or ``"~2000 steps"``, for help texts."""
+        return f"{self.epochs} epochs" if self.epochs is not None else f"~{self.steps} steps"
 
 
 @runtime_checkable
@@ -408,11 +426,12 @@ class WarpELBO:
     default 1e-3). The likelihood is Bernoulli (``"bernoulli"``, for digits) or a unit-scale Gaussian
     (``"gaussian"``: squared error / 2, for photos), summed over pixels. :meth:`setup` stores the training set in the
     model (at most ``max_bank`` images, a seeded random choice beyond that) for ``sample``. Batches should hold
-    several images per class: the recipe's batch of 64 gives each of 10 classes about six.
+    several images per class: the recipe's batch of 64 gives each of 10 classes about six. Recipe: about 2,000 steps
+    at any data size, gradient norm clipped at 5 (without clipping, lr 3e-3 diverged after ~1,400 steps on 50 digits).
     """
 
     name: ClassVar[str] = "warp_elbo"
-    recipe: ClassVar[Recipe] = Recipe(batch_size=64, epochs=200)
+    recipe: ClassVar[Recipe] = Recipe(batch_size=64, steps=2000, grad_clip=5.0)
     beta: float = 1.0
     lr: float = 1e-3
     likelihood: str = "bernoulli"

@@ -436,6 +436,22 @@ def test_every_family_trains_with_its_default_objective(tmp_path, family):
     assert states_equal(again.state_dict(), result.model.state_dict())
 
 
+def test_a_recipe_of_steps_sizes_the_epochs_and_clips(tmp_path):
+    class InSteps(TwoOptimizers):
+        recipe = Recipe(batch_size=8, steps=20, grad_clip=1e-3)
+
+    model = tiny_model()
+    before = [p.detach().clone() for p in model.encoder.parameters()]
+    result = fit(model, Blobs(), out_dir=tmp_path, objective=InSteps(), progress=False, sample_every=0)
+    assert result.epochs_completed == 4  # 48 images: 6 full batches of 8 per epoch, ceil(20 / 6) epochs
+    moved = torch.sqrt(sum(((p.detach() - b) ** 2).sum() for p, b in zip(model.encoder.parameters(), before)))
+    assert 0 < moved <= 24 * 0.01 * 1e-3 * (1 + 1e-5)  # 24 SGD steps at lr 0.01, each clipped to norm 1e-3
+    assert Recipe(batch_size=64, steps=2000).epochs_for(50, 64) == 2000  # fewer images than a batch: one step
+    assert Recipe(batch_size=64, steps=2000).epochs_for(6400, 64) == 20
+    with pytest.raises(ValueError, match="epochs or steps, exactly one"):
+        Recipe(batch_size=8, epochs=2, steps=10)
+
+
 def test_grad_clip_bounds_each_update(tmp_path):
     model = tiny_model()
     before = [p.detach().clone() for p in model.encoder.parameters()]
