@@ -41,7 +41,6 @@ LEVERS += [
     (size, label, WARP, method, against) for size in (50, 100) for label, method, against in (
         ("learned warps alone, half of every batch", "VARY(WARP)", ("SHIFT-ROT", "ORIG", "VAE")),
         ("AUG + learned warps", "SHIFT-ROT+VARY(WARP)", ("SHIFT-ROT", "SHIFT-ROT+VAE")),
-        ("AUG + warped training images added, ratio 1", "SHIFT-ROT+WARP", ("SHIFT-ROT", "SHIFT-ROT+VAE")),
     )
 ]
 
