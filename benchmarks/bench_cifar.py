@@ -56,10 +56,16 @@ def _methods(records: list[dict]) -> list[str]:
     return [m for m in METHODS if m in ran] + sorted(ran - set(METHODS))
 
 
+# options a part records in its setup only when its methods use them
+LEVERS = ("vary_p", "curate_threshold", "tune_ratios", "tune_folds", "synthetic_weight")
+
+
 def read_parts(out: Path) -> list[dict]:
-    """Every run of every part, checked to share one setup and to hold each method once (the cell is single)."""
+    """Every run of every part, checked to share one setup (the LEVERS aside) and to hold each method once (the cell
+    is single)."""
     try:
-        return read_shards(out, "*/results.jsonl", unique=lambda r: r["method"])
+        return read_shards(out, "*/results.jsonl", unique=lambda r: r["method"],
+                           setup_of=lambda r: {k: v for k, v in r["setup"].items() if k not in LEVERS})
     except ValueError as err:
         raise SystemExit(str(err)) from None
 
@@ -82,6 +88,7 @@ def report_markdown(records: list[dict], name: str) -> str:
         lines.append(f"| {method} | {100 * r['accuracy']:.2f} | {paper} | {delta} | "
                      f"{100 * r['macro_f1']:.2f} | {r['best_epoch'] + 1} | {r['seconds']:.0f} |")
     gens = setup["generators"]
+    used = {g for g in gens if any(g in m for m in by_method)}  # generators the methods of this report ran
     lines += [
         "", "## Setup and deviations from the paper", "",
         f"- Cell: nested 10 % of the 50,000 training images (seed 0), {records[0]['n_train']:,} for training and "
@@ -98,9 +105,9 @@ def report_markdown(records: list[dict], name: str) -> str:
             "every training batch (real and synthetic images alike)."] if any("+" in m for m in by_method) else []),
         *[f"- {name}: {g['family']} {g['config'] or '(defaults: the InfoGAN nets, z 100)'} trained on the cell's "
           f"{records[0]['n_train']:,} training images only, {g['epochs']} epochs, batch {g['batch_size']} (paper: 500 "
-          "epochs)." for name, g in gens.items()],
+          "epochs)." for name, g in gens.items() if name in used],
         *[f"- {gen} samples (its last epoch, one row per class): [`{name}_{gen}_samples.png`]({name}_{gen}_samples.png)."
-          for gen in gens],
+          for gen in gens if gen in used],
         "",
         "## learnedaug bench summary", "", summarize(records),
     ]
