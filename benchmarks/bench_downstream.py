@@ -36,6 +36,8 @@ import torch
 from learnedaug._io import atomic_path
 from learnedaug import bench
 from learnedaug.bench import BenchConfig, read_shards, run_protocol, summarize
+from learnedaug.bench.spec import GeneratorSpec
+from learnedaug.train.objectives import recipe_for
 
 REPO = Path(__file__).resolve().parents[1]
 METHODS = ("ORIG", "VAE", "SHIFT-ROT", "SHIFT-ROT+VAE")
@@ -87,14 +89,13 @@ def vae_spec(scale: str, size: int) -> str:
     return f"{s['vae']},epochs={VAE_EPOCHS[size] * s['vae_epochs_factor']}"
 
 
-# WarpVAE: about this many optimizer steps at every size (batch 64, full batches only)
-WARP_STEPS = 2000
-
-
 def extra_specs(scale: str, size: int) -> dict[str, str]:
-    """The scale's extra generators; a WarpVAE gets the epochs that make WARP_STEPS steps on ``size`` images."""
-    steps_per_epoch = max(1, size // 64)
-    return {name: f"{spec},epochs={-(-WARP_STEPS // steps_per_epoch)}" if spec.startswith("warpvae") else spec
+    """The scale's extra generators; a WarpVAE gets the epochs its recipe gives ``size`` images (~2,000 steps)."""
+    def with_epochs(spec: str) -> str:
+        batch = GeneratorSpec.parse(spec).batch_size
+        return f"{spec},epochs={recipe_for('warpvae').epochs_for(size, batch)}"
+
+    return {name: with_epochs(spec) if spec.startswith("warpvae") else spec
             for name, spec in SCALES[scale].get("extra", {}).items()}
 
 

@@ -12,7 +12,6 @@ Resumable; results in benchmarks/results/unseen_digits_<k>pc.{jsonl,md}.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -22,8 +21,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_downstream import SCALES, extra_specs  # noqa: E402  (the budget scale's settings, unchanged)
 
-from learnedaug._io import atomic_write_text  # noqa: E402
-from learnedaug.bench import BenchConfig, run_protocol, summarize  # noqa: E402
+from learnedaug import bench  # noqa: E402
+from learnedaug._io import atomic_path  # noqa: E402
+from learnedaug.bench import BenchConfig, read_shards, run_protocol, summarize  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 METHODS = ("ORIG", "SHIFT-ROT", "VARY(WARP)", "SHIFT-ROT+VARY(WARP)")
@@ -41,8 +41,9 @@ def write_digits(directory: Path) -> None:
     x = torch.nn.functional.pad(x, (4, 4, 4, 4)).squeeze(1).mul(255).round().to(torch.uint8).numpy()
     tr, te = train_test_split(np.arange(len(x)), test_size=0.5, stratify=digits.target, random_state=0)
     directory.mkdir(parents=True, exist_ok=True)
-    for split, idx in (("train", tr), ("test", te)):
-        np.savez(directory / f"{split}.npz", x=x[idx], y=digits.target[idx].astype(np.int64))
+    for split, idx in (("train", tr), ("test", te)):  # test.npz last: its presence means both are whole
+        with atomic_path(directory / f"{split}.npz") as tmp, open(tmp, "wb") as f:
+            np.savez(f, x=x[idx], y=digits.target[idx].astype(np.int64))
 
 
 def main() -> None:
@@ -67,16 +68,13 @@ def main() -> None:
     part = args.out / f"{args.per_class}pc" / "-".join(m.replace("+", "_").replace("(", "").replace(")", "")
                                                       for m in config.methods)
     run_protocol(config, part)
-    records = [json.loads(line) for f in sorted((args.out / f"{args.per_class}pc").glob("*/results.jsonl"))
-               for line in f.read_text().splitlines() if line.strip()]
-    name = f"unseen_digits_{args.per_class}pc"
-    results = REPO / "benchmarks" / "results"
-    atomic_write_text(results / f"{name}.jsonl", "".join(json.dumps(r) + "\n" for r in records))
+    records = read_shards(args.out / f"{args.per_class}pc", "*/results.jsonl", unique=lambda r: (r["method"], r["seed"]))
     text = (f"# Unseen data: scikit-learn's 8x8 digits at {args.per_class} images per class\n\n"
             "Produced by `benchmarks/bench_unseen_digits.py` (budget protocol of bench_downstream.py, settings "
-            f"unchanged; test set: the other half of the 1,797 digits, {records[0]['n_test']} images).\n\n"
+            f"unchanged; test set: the other half of the 1,797 digits, {records[0]['n_test']} images). Machine: 2-core "
+            "CPU VM shared with other jobs, no GPU; rerun the same command to resume or to rewrite this report.\n\n"
             + summarize([dict(r, method=NAMES.get(r["method"], r["method"])) for r in records]))
-    atomic_write_text(results / f"{name}.md", text)
+    bench.write_report(records, REPO / "benchmarks" / "results", f"unseen_digits_{args.per_class}pc", markdown=text)
     print(text)
 
 

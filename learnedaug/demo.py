@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import statistics
 import time
@@ -104,10 +105,10 @@ def run_demo(
             val_fraction=0.0, seed=seed, device=device, progress=progress, sample_every=vae_epochs,
             checkpoint_every=vae_epochs, resume=True)
         vae.eval()
-        warps = WarpVAE(WarpVAEConfig())  # the benchmark's WARP generator: batch 64, gradient norm clipped at 5
-        fit(warps, train, epochs=-(-warp_steps // max(1, len(train) // 64)), batch_size=64, out_dir=out / f"warpvae-seed{seed}",
-            objective=WarpELBO(), grad_clip=5.0, seed=seed, device=device, progress=progress, sample_every=0,
-            checkpoint_every=warp_steps, resume=True)
+        warps = WarpVAE(WarpVAEConfig())  # its recipe (batch 64, grad norm 5), for warp_steps steps: the bench's WARP
+        recipe = dataclasses.replace(WarpELBO.recipe, steps=warp_steps)
+        fit(warps, train, epochs=recipe.epochs_for(len(train), recipe.batch_size), out_dir=out / f"warpvae-seed{seed}",
+            seed=seed, device=device, progress=progress, sample_every=0, checkpoint_every=warp_steps, resume=True)
         warps.eval()
         aug = ShiftRotate(degrees=20, translate=0.2, generator=seed)
 

@@ -19,7 +19,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from .._checks import as_labels
+from .._checks import as_labels, check_images
 from .._io import atomic_path, atomic_write_text
 from .._random import GeneratorLike, as_generator
 
@@ -70,10 +70,14 @@ def _with_sample_inputs(sample: Callable[..., torch.Tensor]) -> Callable[..., to
 
 
 def _with_vary_inputs(vary: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
-    """Wrap a subclass's ``vary`` like ``sample``: labels (or None) as (N,) int64, an int seed as a Generator."""
+    """Wrap a subclass's ``vary`` like ``sample``: labels (or None) as (N,) int64, an int seed as a Generator, and
+    ``scale`` checked (a number >= 0)."""
 
     @functools.wraps(vary)
     def wrapper(self: "GenerativeModel", images: torch.Tensor, labels: Any, **kwargs: Any) -> torch.Tensor:
+        scale = kwargs.get("scale", 1.0)
+        if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not scale >= 0:
+            raise ValueError(f"scale must be a number >= 0, got {scale!r}")
         if "generator" in kwargs:
             kwargs["generator"] = as_generator(kwargs["generator"], device=self.device)
         labels = None if labels is None else as_labels(labels, self.num_classes)
@@ -181,6 +185,16 @@ class GenerativeModel(nn.Module):
         raise TypeError/ValueError naming ``labels`` and the value.
         """
         raise NotImplementedError(f"{type(self).__name__} does not implement sample()")
+
+    def _images(self, images: torch.Tensor) -> torch.Tensor:
+        """Check model input images (N, C, H, W) float in [0, 1] of this model's shape; float32 on its device."""
+        check_images(images, unit_range=True)
+        if tuple(images.shape[1:]) != self.image_shape:
+            raise ValueError(
+                f"images have shape (C, H, W) = {tuple(images.shape[1:])} but this {type(self).__name__} "
+                f"was built for {self.image_shape}"
+            )
+        return images.to(self.device, torch.float32)
 
     # ---- save / load -------------------------------------------------------------------------
     def save_pretrained(

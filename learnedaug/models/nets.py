@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
-from .._checks import check_images, check_labels
+from .._checks import check_labels
 from .._random import randn
 from .base import GenerativeModel
 
@@ -316,15 +316,6 @@ class VariationalModel(GenerativeModel):
         check_labels(labels, self.num_classes, n=n)
         return labels.to(self.device, torch.long)
 
-    def _images(self, images: torch.Tensor) -> torch.Tensor:
-        check_images(images, unit_range=True)
-        if tuple(images.shape[1:]) != self.image_shape:
-            raise ValueError(
-                f"images have shape (C, H, W) = {tuple(images.shape[1:])} but this {type(self).__name__} "
-                f"was built for {self.image_shape}"
-            )
-        return images.to(self.device, torch.float32)
-
     @torch.no_grad()
     def sample(self, labels: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """``labels`` (N,) int -> (N, C, H, W) float32 in [0, 1]: z ~ N(0, I), decode, sigmoid mean. One batched pass."""
@@ -346,8 +337,6 @@ class VariationalModel(GenerativeModel):
 
         ``scale=0`` decodes the posterior mean (a reconstruction).
         """
-        if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not scale >= 0:
-            raise ValueError(f"scale must be a number >= 0, got {scale!r}")
         x = self._images(images)
         y = self._labels(labels, x.shape[0], required=self.needs_labels)
         with eval_mode(self):

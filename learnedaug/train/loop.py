@@ -225,7 +225,7 @@ def fit(
     training. ``objective``: default ``objective_for(model)``. ``epochs``, ``batch_size``, ``val_fraction`` and
     ``patience`` default to the objective's :class:`~learnedaug.train.objectives.Recipe` (the family's paper values,
     e.g. ClassVAE: batch 8, 200 epochs, a 15 % validation split, patience 10; WarpVAE: about 2,000 steps whatever
-    the data size, gradient norm clipped at 5; ``grad_clip=None`` takes the recipe's); an objective without a recipe needs
+    the data size, gradient norm clipped at 5); an objective without a recipe needs
     ``epochs`` and ``batch_size``, and trains without validation or early stopping unless told.
     ``batch_size`` is per process; an epoch is the full batches of the (shuffled) data, or one batch if the data is
     smaller. ``patience``: stop after that many epochs without a better validation loss and keep the best weights
@@ -236,7 +236,7 @@ def fit(
     run, every epoch for runs of up to 50 epochs). ``checkpoint_every``:
     epochs between checkpoints (always after the last epoch); a resume restarts from the last one written, and
     because every epoch is re-seeded from (seed, epoch) it still repeats the uninterrupted run. ``grad_clip``: max
-    gradient norm per optimizer step.
+    gradient norm per optimizer step (None: the recipe's, if any; ``float("inf")`` turns a recipe's clipping off).
 
     What stays on disk: ``keep_checkpoint=False`` deletes the checkpoint once the run has finished (it protects the
     run while it trains; keep it to extend the run later with ``resume``). ``optimizer_state=False`` writes

@@ -34,7 +34,7 @@ from .._random import rand, randn
 from ..models.base import GenerativeModel
 from ..models.cdcgan import CDCGAN
 from ..models.nets import VariationalModel
-from ..models.warpvae import WarpVAE, kl_to_full_gaussian
+from ..models.warpvae import WarpVAE
 from .batching import dataset_tensors
 from .diffaugment import auto_policy, diff_augment, parse_policy
 
@@ -467,7 +467,7 @@ class WarpELBO:
         mu, std = model.encode(source, target)
         theta = mu + std * randn(mu.shape, generator=generator, device=mu.device) if sample else mu
         recon = self._nll(model.warp(source, theta), target)
-        return recon, kl_to_full_gaussian(mu, std, model.prior_mean, model.prior_tril)
+        return recon, model.kl_to_prior(mu, std)
 
     def training_step(self, model: GenerativeModel, images: torch.Tensor, labels: torch.Tensor, step: StepFn, *,
                       generator: torch.Generator | None = None) -> dict[str, float]:

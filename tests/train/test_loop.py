@@ -446,6 +446,11 @@ def test_a_recipe_of_steps_sizes_the_epochs_and_clips(tmp_path):
     assert result.epochs_completed == 4  # 48 images: 6 full batches of 8 per epoch, ceil(20 / 6) epochs
     moved = torch.sqrt(sum(((p.detach() - b) ** 2).sum() for p, b in zip(model.encoder.parameters(), before)))
     assert 0 < moved <= 24 * 0.01 * 1e-3 * (1 + 1e-5)  # 24 SGD steps at lr 0.01, each clipped to norm 1e-3
+    free = tiny_model()  # grad_clip=inf turns the recipe's clipping off: the same steps move further
+    fit(free, Blobs(), out_dir=tmp_path / "free", objective=InSteps(), progress=False, sample_every=0,
+        grad_clip=float("inf"))
+    moved_free = torch.sqrt(sum(((p.detach() - b) ** 2).sum() for p, b in zip(free.encoder.parameters(), before)))
+    assert moved_free > 24 * 0.01 * 1e-3 * 1.5
     assert Recipe(batch_size=64, steps=2000).epochs_for(50, 64) == 2000  # fewer images than a batch: one step
     assert Recipe(batch_size=64, steps=2000).epochs_for(6400, 64) == 20
     with pytest.raises(ValueError, match="epochs or steps, exactly one"):
