@@ -115,11 +115,11 @@ class WarpVAE(GenerativeModel):
 
         The closed form with one triangular solve for L^-1 (torch.distributions' MultivariateNormal KL gives the same
         value but builds N dense K x K posterior factors; this arithmetic is also what the published runs used)."""
-        mu, std, k = mu.float(), std.float(), self.latent_dim
-        inv = torch.linalg.solve_triangular(self.prior_tril, torch.eye(k, device=mu.device), upper=False)
+        mu, std, k, tril = mu.float(), std.float(), self.latent_dim, self.prior_tril
+        inv = torch.linalg.solve_triangular(tril, torch.eye(k, device=mu.device), upper=False)
         trace = std.square() @ inv.square().sum(0)
         quad = ((mu - self.prior_mean) @ inv.T).square().sum(1)
-        logdet = 2 * (torch.log(torch.diagonal(self.prior_tril)).sum() - torch.log(std).sum(1))
+        logdet = 2 * (torch.log(torch.diagonal(tril)).sum() - torch.log(std).sum(1))
         return 0.5 * (trace + quad - k + logdet)
 
     @property

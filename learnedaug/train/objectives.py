@@ -427,7 +427,7 @@ class WarpELBO:
     (``"gaussian"``: squared error / 2, for photos), summed over pixels. :meth:`setup` stores the training set in the
     model (at most ``max_bank`` images, a seeded random choice beyond that) for ``sample``. Batches should hold
     several images per class: the recipe's batch of 64 gives each of 10 classes about six. Recipe: about 2,000 steps
-    at any data size, gradient norm clipped at 5 (without clipping, lr 3e-3 diverged after ~1,400 steps on 50 digits).
+    at any data size, gradient norm clipped at 5 (without it, lr 3e-3 diverged on 50 digits: benchmarks/bench_warpvae.py).
     """
 
     name: ClassVar[str] = "warp_elbo"
