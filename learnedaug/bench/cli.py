@@ -55,7 +55,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="loss weight of a synthetic sample relative to a real image (default 1)")
     parser.add_argument("--tune-ratios", type=_csv(float), default=BenchConfig.tune_ratios,
                         help="TUNE(NAME): candidate synthetic ratios, chosen per cell by cross-validation (default 0,0.5,1,2)")
-    parser.add_argument("--tune-folds", type=int, default=3, help="TUNE(NAME): cross-validation folds (default 3)")
+    parser.add_argument("--tune-scales", type=_csv(float), default=BenchConfig.tune_scales,
+                        help="TUNE(VARY(NAME)): candidate variation scales, 0 = no variation (default 0,0.5,1)")
+    parser.add_argument("--tune-folds", type=int, default=3,
+                        help="TUNE methods without a validation split: cross-validation folds (default 3)")
     parser.add_argument("--seeds", type=_csv(int), default=(0,))
     parser.add_argument("--classifier", choices=sorted(CLASSIFIERS), default="cnn")
     parser.add_argument("--width", type=float, default=1.0, help="classifier width multiplier (1 = the papers')")
@@ -95,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
             generators=generators, allow_foreign_models=args.allow_foreign_model,
             synthetic_ratio=args.synthetic_ratio, epoch_size=args.epoch_size,
             vary_p=args.vary_p, schedule=args.schedule, curate_threshold=args.curate_threshold, synthetic_weight=args.synthetic_weight,
-            tune_ratios=args.tune_ratios, tune_folds=args.tune_folds,
+            tune_ratios=args.tune_ratios,
+            tune_scales=args.tune_scales, tune_folds=args.tune_folds,
         )
     except ValueError as err:
         raise SystemExit(str(err)) from err

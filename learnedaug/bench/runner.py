@@ -59,7 +59,7 @@ from ..train.objectives import objective_for
 from ..transforms import LearnedVariation
 from .report import plot_learning_curves, summarize
 from .spec import BenchConfig, GeneratorSpec, _classic, _is_zoo_name, _parse_method
-from .tune import TuneResult, choose_on_validation, choose_ratio
+from .tune import TuneResult, choose_on_validation, choose_ratio, choose_scale
 
 
 def _sha256(t: torch.Tensor) -> str:
@@ -165,41 +165,49 @@ class _Ingredients:
 
 
 def _ingredients(method: str, train: ImageSet, config: BenchConfig, seed: int, sampler_for: Callable[..., object],
-                 judge_for: Callable[[str | None], object], ratio: float | None = None) -> _Ingredients:
+                 judge_for: Callable[[str], object], strength: float | None = None) -> _Ingredients:
     """The :class:`_Ingredients` of ``method`` on ``train``: every addition keeps its share of the epoch whatever
     ``config.epoch_size``. ``sampler_for(name)``: the cell's sampler; ``sampler_for(name, part, fold)``: one trained
-    on ``part`` only (a zoo model: the same model). ``judge_for(classic)``: the cell's classifier of that classic
-    method (None: ORIG). ``ratio``: the synthetic ratio instead of ``config.synthetic_ratio`` (a TUNE method's
-    candidate: no cross-validation then)."""
+    on ``part`` only (a zoo model: the same model). ``judge_for(baseline)``: the cell's classifier of that method.
+    ``strength``: a TUNE method's candidate - the synthetic ratio, or a VARY method's scale - run as is (no
+    cross-validation then)."""
     repeats = 1 if config.epoch_size is None else -(-config.epoch_size // len(train))
     parsed = _parse_method(method, config.learned)
+    if method == "AUGORIG" or parsed.duplicate:
+        repeats *= 2
     if method == "AUGORIG":
-        return _Ingredients(None, None, 2 * repeats)
+        return _Ingredients(None, None, repeats)
     transform = None if parsed.classic is None else _classic(parsed.classic, seed)
     if parsed.learned is None:
         if transform is None or config.online:
             return _Ingredients(transform, None, repeats)
         return _Ingredients(None, ConcatDataset([train.with_transform(transform)] * repeats), repeats)
+    tuned = None
+    if strength is None and parsed.tune:  # k-fold: a per-cell generator is retrained on each fold's part
+        factory = lambda part, fold: sampler_for(parsed.learned, part, fold)  # noqa: E731
+        options = dict(folds=config.tune_folds, augment=transform, classifier=config.classifier,
+                       epoch_size=config.epoch_size, seed=seed, epochs=config.epochs, batch_size=config.batch_size,
+                       lr=config.lr, schedule=config.schedule, model_kwargs={"width": config.width},
+                       device=config.device)
+        if parsed.vary:
+            tuned = choose_scale(train, factory, scales=config.tune_scales, p=config.vary_p,
+                                 repeats=2 if parsed.duplicate else 1, **options)
+        else:
+            tuned = choose_ratio(train, factory, ratios=config.tune_ratios, extra_weight=config.synthetic_weight,
+                                 **options)
+        strength = tuned.chosen
     if parsed.vary:
-        variation = LearnedVariation(sampler_for(parsed.learned), scale=1.0, p=config.vary_p, generator=seed)
-        if transform is None:
-            return _Ingredients(variation, None, repeats)
-        return _Ingredients(lambda x, y: transform(*variation(x, y)), None, repeats)
-    sampler, curated, tuned = sampler_for(parsed.learned), None, None
+        scale = 1.0 if strength is None else strength
+        if scale == 0:
+            return _Ingredients(transform, None, repeats, tuned=tuned)
+        variation = LearnedVariation(sampler_for(parsed.learned), scale=scale, p=config.vary_p, generator=seed)
+        augment = variation if transform is None else lambda x, y: transform(*variation(x, y))
+        return _Ingredients(augment, None, repeats, tuned=tuned)
+    sampler, curated = sampler_for(parsed.learned), None
     if parsed.curate:
-        sampler = curated = CuratedSampler(sampler, judge_for(parsed.classic), threshold=config.curate_threshold,
+        sampler = curated = CuratedSampler(sampler, judge_for(parsed.baseline), threshold=config.curate_threshold,
                                            on_starved="warn")
-    if ratio is None:
-        ratio = config.synthetic_ratio
-    elif parsed.tune:
-        parsed = parsed._replace(tune=False)
-    if parsed.tune:  # a per-cell generator is retrained on each fold's part: the held-out fold stays unseen
-        tuned = choose_ratio(
-            train, lambda part, fold: sampler_for(parsed.learned, part, fold), ratios=config.tune_ratios, folds=config.tune_folds, augment=transform,
-            classifier=config.classifier, epoch_size=config.epoch_size, seed=seed, epochs=config.epochs,
-            batch_size=config.batch_size, lr=config.lr, schedule=config.schedule, model_kwargs={"width": config.width},
-            device=config.device, extra_weight=config.synthetic_weight)
-        ratio = tuned.chosen
+    ratio = config.synthetic_ratio if strength is None else strength
     extra = None if ratio == 0 else SyntheticDataset(sampler, size=max(1, round(ratio * len(train) * repeats)),
                                                       labels="balanced", seed=seed)
     return _Ingredients(transform, extra, repeats, curated, tuned, config.synthetic_weight)
@@ -266,11 +274,12 @@ def run_protocol(config: BenchConfig, out_dir: str | os.PathLike, *, progress: b
         else:
             train, val = subset, None
 
-        def fit_method(name: str, ratio: float | None = None):
-            """Train the cell's classifier of method ``name`` (at synthetic ``ratio``): ``(model, history, record)``."""
+        def fit_method(name: str, strength: float | None = None):
+            """Train the cell's classifier of method ``name`` (at a TUNE candidate ``strength``):
+            ``(model, history, record)``."""
             with warnings.catch_warnings():  # starved classes are counted in the record, not printed per epoch
                 warnings.filterwarnings("ignore", message="CuratedSampler: class", category=UserWarning)
-                parts = _ingredients(name, train, config, seed, sampler_for, judge_for, ratio)
+                parts = _ingredients(name, train, config, seed, sampler_for, judge_for, strength)
                 model, history = train_classifier(
                     config.classifier, train, val, augment=parts.augment, extra_dataset=parts.extra, repeats=parts.repeats,
                     extra_weight=parts.extra_weight,
@@ -281,16 +290,18 @@ def run_protocol(config: BenchConfig, out_dir: str | os.PathLike, *, progress: b
 
         def classify(name: str):
             """Train (or reuse) the cell's classifier of method ``name``: ``(model, history, record)``. With a
-            validation split a TUNE method trains one classifier per candidate ratio - ratio 0 is the cell's
-            classifier of its classic baseline, reused - and keeps the one :func:`choose_on_validation` picks."""
+            validation split a TUNE method trains one classifier per candidate ratio (or scale) - candidate 0 is the
+            cell's classifier of its baseline, reused - and keeps the one :func:`choose_on_validation` picks."""
             if name in cell_classifiers:
                 return cell_classifiers[name]
             parsed = _parse_method(name, config.learned)
             if parsed.tune and val is not None:
-                runs = {r: fit_method(name, r)[:2] for r in config.tune_ratios if r > 0}
-                if 0 in config.tune_ratios:
-                    runs[0.0] = classify(parsed.classic or "ORIG")[:2]
-                tuned = choose_on_validation({r: m for r, (m, _) in runs.items()}, val, seed=seed)
+                candidates = config.tune_scales if parsed.vary else config.tune_ratios
+                runs = {float(c): fit_method(name, float(c))[:2] for c in candidates if c > 0}
+                if 0 in candidates:
+                    runs[0.0] = classify(parsed.baseline)[:2]
+                tuned = choose_on_validation({c: m for c, (m, _) in runs.items()}, val, seed=seed,
+                                             quantity="scale" if parsed.vary else "ratio")
                 seconds = {str(r): round(h.seconds, 3) for r, (_, h) in sorted(runs.items())}  # the record's: the chosen run's
                 return *runs[tuned.chosen], {"tuned": {**tuned.to_dict(), "seconds": seconds}}
             result = fit_method(name)
@@ -298,8 +309,8 @@ def run_protocol(config: BenchConfig, out_dir: str | os.PathLike, *, progress: b
                 cell_classifiers[name] = result
             return result
 
-        def judge_for(classic: str | None):
-            return classify(classic or "ORIG")[0]
+        def judge_for(baseline: str):
+            return classify(baseline)[0]
 
         model, history, extra_fields = classify(method)
         scores = evaluate(model, test)

@@ -1,8 +1,9 @@
 """What a benchmark run is: the method grammar, the per-cell generator spec and the benchmark configuration.
 
 Methods: ``ORIG``, ``AUGORIG`` (baselines), a classic transform (``ROT``, ``BLUR``, ``ROT-BLUR``, ``SHIFT-ROT``), a
-learned method ``NAME`` (synthetic samples added), ``VARY(NAME)`` (learned variations of the real images), and
-``CLASSIC+NAME`` / ``CLASSIC+VARY(NAME)``. See :mod:`learnedaug.bench` for the protocol.
+learned method ``NAME`` (synthetic samples added), ``VARY(NAME)`` (learned variations of the real images),
+``CURATE(NAME)`` (judged samples), ``TUNE(NAME)`` / ``TUNE(VARY(NAME))`` (strength chosen per cell, 0 included),
+``CLASSIC+`` any learned method, and ``AUGORIG+VARY(NAME)``. See :mod:`learnedaug.bench` for the protocol.
 """
 
 from __future__ import annotations
@@ -142,8 +143,11 @@ class BenchConfig:
     :func:`~learnedaug.bench.tune.choose_on_validation`), else by ``tune_folds``-fold cross-validation on the
     cell's training images (:func:`~learnedaug.bench.tune.choose_ratio`; a classic transform is applied online
     there, a per-cell generator is retrained on each fold's training part), and the record holds the choice and the
-    validation or fold scores. ``synthetic_weight``: the loss weight of a synthetic sample
-    relative to a real image in learned methods that add samples (1: the papers')."""
+    validation or fold scores. ``TUNE(VARY(NAME))`` picks the variation scale among ``tune_scales`` the same way
+    (:func:`~learnedaug.bench.tune.choose_scale`; scale 0 = no learned variation: the classic baseline).
+    ``AUGORIG+VARY(NAME)`` (and ``AUGORIG+TUNE(VARY(NAME))``): every real image twice per epoch, AUGORIG's steps, with
+    learned variations. ``synthetic_weight``: the loss weight of a synthetic sample relative to a real image in
+    learned methods that add samples (1: the papers')."""
 
     dataset: str
     root: str | None = None
@@ -171,6 +175,7 @@ class BenchConfig:
     curate_threshold: float = 0.5
     synthetic_weight: float = 1.0
     tune_ratios: Sequence[float] = (0.0, 0.5, 1.0, 2.0)
+    tune_scales: Sequence[float] = (0.0, 0.5, 1.0)
     tune_folds: int = 3
 
     def __post_init__(self) -> None:
@@ -188,10 +193,12 @@ class BenchConfig:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction!r}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        if not self.tune_ratios or any(not r >= 0 for r in self.tune_ratios) or not isinstance(self.tune_folds, int) \
-                or self.tune_folds < 2:
-            raise ValueError(f"tune_ratios must be numbers >= 0 and tune_folds an int >= 2, got {self.tune_ratios!r}, "
-                             f"{self.tune_folds!r}")
+        for name in ("tune_ratios", "tune_scales"):
+            values = getattr(self, name)
+            if not values or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0 for v in values):
+                raise ValueError(f"{name} must be a non-empty list of numbers >= 0, got {values!r}")
+        if isinstance(self.tune_folds, bool) or not isinstance(self.tune_folds, int) or self.tune_folds < 2:
+            raise ValueError(f"tune_folds must be an int >= 2, got {self.tune_folds!r}")
         if not self.synthetic_weight >= 0:
             raise ValueError(f"synthetic_weight must be >= 0, got {self.synthetic_weight!r}")
         if not 0 <= self.curate_threshold <= 1:
@@ -235,15 +242,19 @@ class BenchConfig:
         keep = ("dataset", "classifier", "width", "epochs", "patience", "batch_size", "lr", "val_fraction",
                 "test_per_class", "online", "allow_foreign_models", "synthetic_ratio")
         # epoch_size, vary_p and schedule are recorded only when they matter, so older results still match
-        varies = any(_parse_method(m, self.learned).vary for m in self.methods)
-        curates = any(_parse_method(m, self.learned).curate for m in self.methods)
-        tunes = any(_parse_method(m, self.learned).tune for m in self.methods)
+        parsed = [_parse_method(m, self.learned) for m in self.methods]
+        varies = any(m.vary for m in parsed)
+        curates = any(m.curate for m in parsed)
+        tunes_ratio = any(m.tune and not m.vary for m in parsed)
+        tunes_scale = any(m.tune and m.vary for m in parsed)
         return {k: v for k, v in asdict(self).items() if k in keep} | (
             {} if self.epoch_size is None else {"epoch_size": self.epoch_size}) | (
             {"vary_p": self.vary_p} if varies else {}) | (
             {"curate_threshold": self.curate_threshold} if curates else {}) | (
             {"synthetic_weight": self.synthetic_weight} if self.synthetic_weight != 1 else {}) | (
-            {"tune_ratios": list(self.tune_ratios), "tune_folds": self.tune_folds} if tunes else {}) | (
+            {"tune_ratios": list(self.tune_ratios)} if tunes_ratio else {}) | (
+            {"tune_scales": list(self.tune_scales)} if tunes_scale else {}) | (
+            {"tune_folds": self.tune_folds} if tunes_ratio or tunes_scale else {}) | (
             {"schedule": self.schedule} if self.schedule != "constant" else {}) | {
             "dataset": str(self.dataset),
             "generators": {n: s.as_dict() for n, s in self.generators.items()},
@@ -255,14 +266,39 @@ class BenchConfig:
 class Method(NamedTuple):
     """A parsed method: ``classic`` transform name, ``learned`` model/generator name (None for baselines and classic
     methods), ``vary`` for ``VARY(NAME)`` (learned variations of the real images rather than added samples) and
-    ``curate`` for ``CURATE(NAME)`` (added samples filtered by a judge classifier), ``tune`` for ``TUNE(NAME)`` (the
-    synthetic ratio chosen per cell by cross-validation, 0 included)."""
+    ``curate`` for ``CURATE(NAME)`` (added samples filtered by a judge classifier), ``tune`` for ``TUNE(NAME)`` /
+    ``TUNE(VARY(NAME))`` (the synthetic ratio / the variation scale chosen per cell, 0 included), ``duplicate`` for
+    ``AUGORIG+...`` (every real image twice per epoch, as the AUGORIG control)."""
 
     classic: str | None
     learned: str | None
     vary: bool = False
     curate: bool = False
     tune: bool = False
+    duplicate: bool = False
+
+    @property
+    def baseline(self) -> str:
+        """The method without its learned part: TUNE's candidate 0 and CURATE's judge."""
+        return self.classic or ("AUGORIG" if self.duplicate else "ORIG")
+
+
+def _unwrap(part: str, kind: str) -> str | None:
+    return part[len(kind) + 1:-1] if part.startswith(kind + "(") and part.endswith(")") else None
+
+
+def _learned_part(part: str, learned: set[str]) -> Method | None:
+    """``NAME``, ``VARY(NAME)``, ``CURATE(NAME)``, ``TUNE(NAME)`` or ``TUNE(VARY(NAME))`` -> a Method (no classic);
+    None for anything else."""
+    tuned = _unwrap(part, "TUNE")
+    inner = part if tuned is None else tuned
+    if inner in learned:
+        return Method(None, inner, tune=tuned is not None)
+    for kind in ("VARY", "CURATE"):
+        name = _unwrap(inner, kind)
+        if name in learned and not (tuned is not None and kind == "CURATE"):
+            return Method(None, name, vary=kind == "VARY", curate=kind == "CURATE", tune=tuned is not None)
+    return None
 
 
 def _parse_method(method: str, learned: set[str]) -> Method:
@@ -270,14 +306,17 @@ def _parse_method(method: str, learned: set[str]) -> Method:
     if method in BASELINES:
         return Method(None, None)
     parts = method.split("+")
-    classic = [p for p in parts if p in CLASSIC]
-    wrapped = {kind: [p[len(kind) + 1:-1] for p in parts if p.startswith(kind + "(") and p.endswith(")")
-                      and p[len(kind) + 1:-1] in learned] for kind in ("VARY", "CURATE", "TUNE")}
-    names = [p for p in parts if p in learned] + wrapped["VARY"] + wrapped["CURATE"] + wrapped["TUNE"]
-    if len(parts) > 2 or len(classic) > 1 or len(names) > 1 or len(classic) + len(names) != len(parts):
-        raise ValueError(
-            f"method {method!r} must be one of {list(BASELINES + CLASSIC)}, a model or generator name "
-            f"({sorted(learned)}), VARY(NAME), CURATE(NAME), TUNE(NAME), or CLASSIC+ one of those"
-        )
-    return Method(classic[0] if classic else None, names[0] if names else None, bool(wrapped["VARY"]),
-                  bool(wrapped["CURATE"]), bool(wrapped["TUNE"]))
+    found = _learned_part(parts[-1], learned) if len(parts) <= 2 else None
+    if len(parts) == 1 and parts[0] in CLASSIC:
+        return Method(parts[0], None)
+    if found is not None and len(parts) == 1:
+        return found
+    if found is not None and parts[0] in CLASSIC:
+        return found._replace(classic=parts[0])
+    if found is not None and parts[0] == "AUGORIG" and found.vary:
+        return found._replace(duplicate=True)
+    raise ValueError(
+        f"method {method!r} must be one of {list(BASELINES + CLASSIC)}, a model or generator name "
+        f"({sorted(learned)}), VARY(NAME), CURATE(NAME), TUNE(NAME), TUNE(VARY(NAME)), CLASSIC+ one of those, or "
+        "AUGORIG+VARY(NAME) / AUGORIG+TUNE(VARY(NAME))"
+    )

@@ -1,16 +1,17 @@
 """Choose how much synthetic data to add - including none - on a validation split, or by k-fold cross-validation
 when the subset is too small to hold one out.
 
-A learned method should never end below its classic baseline by more than noise. Both ways train the classifier
-once per candidate ratio (``ratio`` times as many fresh class-balanced samples as real training images, 0 included,
-so a generator that does not help - or hurts - is switched off) and apply the one-standard-error rule: the smallest
-ratio whose gap to the best one is within one standard error of that gap wins.
+A learned method should never end below its classic baseline by more than noise. The tuners train the classifier
+once per candidate strength - :func:`choose_ratio`: ``ratio`` times as many fresh class-balanced samples as real
+training images; :func:`choose_scale`: learned variations at ``scale`` - 0 included (the learned part off), so a
+generator that does not help - or hurts - is switched off, and apply the one-standard-error rule: the smallest
+candidate whose gap to the best one is within one standard error of that gap wins.
 
-- :func:`choose_ratio` with ``val``: one run per ratio on ``train``, scored on ``val``; the standard error of each
-  gap is a paired bootstrap over the validation images (:func:`choose_on_validation`). The chosen run's model is
-  returned, so the choice costs no retraining.
-- :func:`choose_ratio` without ``val``: one run per (fold, ratio) on the other folds, scored on the held-out fold;
-  the standard error is over the paired fold scores (:func:`one_standard_error_choice`).
+- with ``val``: one run per candidate on ``train``, scored on ``val``; the standard error of each gap is a paired
+  bootstrap over the validation images (:func:`choose_on_validation`). The chosen run's model is returned, so the
+  choice costs no retraining.
+- without ``val``: one run per (fold, candidate) on the other folds, scored on the held-out fold; the standard error
+  is over the paired fold scores (:func:`one_standard_error_choice`).
 
 The held-out fold must be new to the generator too, or its samples score it (a generator trained on all the
 training images reproduces the held-out ones and the tuner favours synthetic data). Pass a generator *factory*
@@ -26,12 +27,14 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+from torch.utils.data import Dataset
 
 from .._checks import check_int
 from ..classifiers import evaluate, f1_per_class, predict, train_classifier
 from ..data import ImageSet, stratified_folds
 from ..mixing import SyntheticDataset
-from ..models.base import ConditionalSampler, check_sampler
+from ..models.base import ConditionalSampler, Encoder, check_sampler
+from ..transforms import LearnedVariation
 
 Augment = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 SamplerFactory = Callable[[ImageSet, int], object]
@@ -39,28 +42,29 @@ SamplerFactory = Callable[[ImageSet, int], object]
 
 @dataclass(frozen=True)
 class TuneResult:
-    """``chosen`` ratio; ``scores[ratio]``: held-out macro-F1 per fold (same fold order for every ratio), or the one
-    validation macro-F1 (``rule="validation"``, with ``standard_error[ratio]`` of its gap to the best and the chosen
-    run's ``model``)."""
+    """``chosen``: the winning candidate of ``quantity`` (``"ratio"`` or ``"scale"``); ``scores[candidate]``: held-out
+    macro-F1 per fold (same fold order for every candidate), or the one validation macro-F1 (``rule="validation"``,
+    with ``standard_error[candidate]`` of its gap to the best and the chosen run's ``model``)."""
 
     chosen: float
     scores: dict[float, list[float]]
     rule: str = "kfold"
     standard_error: dict[float, float] | None = None
     model: nn.Module | None = field(default=None, compare=False, repr=False)
+    quantity: str = "ratio"
 
-    def mean(self, ratio: float) -> float:
-        return sum(self.scores[ratio]) / len(self.scores[ratio])
+    def mean(self, candidate: float) -> float:
+        return sum(self.scores[candidate]) / len(self.scores[candidate])
 
     def to_dict(self) -> dict:
-        out = {"chosen": self.chosen, "rule": self.rule, "scores": {str(r): s for r, s in self.scores.items()}}
+        out = {"chosen": self.chosen, "quantity": self.quantity, "rule": self.rule, "scores": {str(r): s for r, s in self.scores.items()}}
         if self.standard_error is not None:
             out["standard_error"] = {str(r): round(se, 6) for r, se in self.standard_error.items()}
         return out
 
     def summary(self) -> str:
-        """One line per ratio: mean macro-F1 (%) and the fold scores, or (validation) the gap's standard error."""
-        lines = ["ratio  mean macro-F1  " + ("folds" if self.standard_error is None else "SE of gap to best")]
+        """One line per candidate: mean macro-F1 (%) and the fold scores, or (validation) the gap's standard error."""
+        lines = [f"{self.quantity:5}  mean macro-F1  " + ("folds" if self.standard_error is None else "SE of gap to best")]
         for r, s in self.scores.items():
             mark = "  <- chosen" if r == self.chosen else ""
             detail = (" ".join(f"{100 * v:.1f}" for v in s) if self.standard_error is None
@@ -108,11 +112,11 @@ def _bootstrap_macro_f1(labels: torch.Tensor, preds: dict[float, torch.Tensor], 
 
 
 def choose_on_validation(models: Mapping[float, nn.Module], val: ImageSet, *, resamples: int = 1000,
-                         seed: int = 0) -> TuneResult:
-    """Pick among trained ``models`` (candidate ratio -> classifier) by macro-F1 on ``val`` with the 1-SE rule.
+                         seed: int = 0, quantity: str = "ratio") -> TuneResult:
+    """Pick among trained ``models`` (candidate ``quantity`` -> classifier) by macro-F1 on ``val`` with the 1-SE rule.
 
-    The best candidate is the one with the highest validation macro-F1 (ties: the smaller ratio); the choice is the
-    smallest ratio whose gap to it is at most the standard deviation of that gap over ``resamples`` paired bootstrap
+    The best candidate is the one with the highest validation macro-F1 (ties: the smaller one); the choice is the
+    smallest candidate whose gap to it is at most the standard deviation of that gap over ``resamples`` paired bootstrap
     resamples of ``val`` (seeded by ``seed``). Returns a :class:`TuneResult` with ``rule="validation"`` and the chosen
     model.
     """
@@ -127,7 +131,61 @@ def choose_on_validation(models: Mapping[float, nn.Module], val: ImageSet, *, re
     se = {c: float((boot[best] - boot[c]).std()) for c in sorted(scores)}
     chosen = next(c for c in sorted(scores) if scores[best] - scores[c] <= se[c])
     return TuneResult(chosen, {c: [scores[c]] for c in sorted(scores)}, "validation", se,
-                      models[next(m for m in models if float(m) == chosen)])
+                      models[next(m for m in models if float(m) == chosen)], quantity)
+
+
+def _candidates(values: Sequence[float], name: str) -> list[float]:
+    values = sorted({float(v) for v in values})
+    if not values or values[0] < 0:
+        raise ValueError(f"{name} must be numbers >= 0, got {values}")
+    return values
+
+
+# (model, candidate, n_fit, repeats, seed) -> (online augment, extra dataset) of one classifier run
+Setup = Callable[[object, float, int, int, int], tuple[Augment | None, Dataset | None]]
+
+
+def _choose(train: ImageSet, model: object, quantity: str, candidates: list[float], setup: Setup, protocol: type,
+            needs: str, *, val: ImageSet | None, folds: int, classifier: str, epoch_size: int | None, repeats: int,
+            seed: int, progress: bool, **train_kwargs: object) -> TuneResult:
+    """The shared loop of :func:`choose_ratio` and :func:`choose_scale`: one classifier per candidate (``setup`` says
+    what it trains with; candidate 0 never touches the model) on ``train`` scored on ``val``, or per (fold,
+    candidate) by k-fold cross-validation with ``model`` - or a factory ``(fit_part, fold) -> model`` - per fold."""
+    copies = check_int(repeats, "repeats", min=1)
+    if val is not None:
+        repeats = copies * (1 if epoch_size is None else -(-epoch_size // len(train)))
+        models = {}
+        for c in candidates:
+            augment, extra = setup(model, c, len(train), repeats, seed)
+            models[c], _ = train_classifier(classifier, train, val, augment=augment, extra_dataset=extra,
+                                            repeats=repeats, num_classes=train.num_classes, seed=seed,
+                                            progress=progress, **train_kwargs)
+        return choose_on_validation(models, val, seed=seed, quantity=quantity)
+    folds = check_int(folds, "folds", min=2)
+    if int(torch.bincount(train.labels).min()) < folds:
+        raise ValueError(f"every class needs >= {folds} images for {folds}-fold cross-validation; "
+                         f"counts {torch.bincount(train.labels).tolist()}")
+    scores: dict[float, list[float]] = {c: [] for c in candidates}
+    parts = stratified_folds(train.labels, folds, seed=seed)
+    for f, held_out in enumerate(parts):
+        fit_part = train.subset(torch.cat([p for i, p in enumerate(parts) if i != f]).sort().values)
+        repeats = copies * (1 if epoch_size is None else -(-epoch_size // len(fit_part)))
+        fold_model = model
+        if not isinstance(model, protocol) and candidates[-1] > 0:
+            fold_model = model(fit_part, f)
+            if not isinstance(fold_model, protocol):
+                raise TypeError(f"the factory's result for fold {f} must be {needs}, got {type(fold_model).__name__}")
+        for c in candidates:
+            augment, extra = setup(fold_model, c, len(fit_part), repeats, seed + f)
+            trained, _ = train_classifier(classifier, fit_part, None, augment=augment, extra_dataset=extra,
+                                          repeats=repeats, patience=None, num_classes=train.num_classes, seed=seed + f,
+                                          progress=progress, **train_kwargs)
+            scores[c].append(evaluate(trained, train.subset(held_out))["macro_f1"])
+    return TuneResult(one_standard_error_choice(scores), scores, quantity=quantity)
+
+
+def _then(first: Augment, second: Augment | None) -> Augment:
+    return first if second is None else lambda x, y: second(*first(x, y))
 
 
 def choose_ratio(
@@ -140,6 +198,7 @@ def choose_ratio(
     augment: Augment | None = None,
     classifier: str = "cnn",
     epoch_size: int | None = None,
+    repeats: int = 1,
     seed: int = 0,
     progress: bool = False,
     **train_kwargs: object,
@@ -153,50 +212,66 @@ def choose_ratio(
     ``(fit_part, fold) -> sampler`` called once per fold with the images that fold trains on (so the held-out fold
     stays unseen by the generator).
     ``ratios``: candidates >= 0 (synthetic images per real training image). ``folds``: stratified folds (>= 2;
-    every class needs at least ``folds`` images). ``classifier``: ``"cnn"`` or ``"vgg"``. ``augment``: the online classic transform used with the samples
-    (``train_classifier``'s). ``epoch_size``: as in :class:`~learnedaug.bench.BenchConfig` (the real images are
-    shown ``ceil(epoch_size / n)`` times per epoch, samples in proportion). ``train_kwargs`` go to
-    :func:`~learnedaug.classifiers.train_classifier` (``epochs``, ``model_kwargs``, ``schedule``, ``device``,
-    with ``val`` also ``patience`` ...; k-fold runs keep their final weights). Costs ``len(ratios)`` classifier runs
-    with ``val``, ``folds * len(ratios)`` without.
+    every class needs at least ``folds`` images). ``classifier``: ``"cnn"`` or ``"vgg"``. ``augment``: the online
+    classic transform used with the samples (``train_classifier``'s). ``epoch_size``: as in
+    :class:`~learnedaug.bench.BenchConfig` (the real images are shown ``ceil(epoch_size / n)`` times per epoch,
+    samples in proportion); ``repeats``: that many times more (2: every image twice, AUGORIG's control).
+    ``train_kwargs`` go to :func:`~learnedaug.classifiers.train_classifier` (``epochs``,
+    ``model_kwargs``, ``schedule``, ``device``, with ``val`` also ``patience`` ...; k-fold runs keep their final
+    weights). Costs ``len(ratios)`` classifier runs with ``val``, ``folds * len(ratios)`` without.
     """
     if not isinstance(sampler, ConditionalSampler):
         if not callable(sampler):
             check_sampler(sampler, "sampler")  # raises, naming the contract
-    ratios = sorted({float(r) for r in ratios})
-    if not ratios or ratios[0] < 0:
-        raise ValueError(f"ratios must be numbers >= 0, got {ratios}")
-    if val is not None:
-        if not isinstance(sampler, ConditionalSampler):
+        elif val is not None:
             check_sampler(sampler, "sampler (with val: a sampler trained on train, not a factory)")
-        repeats = 1 if epoch_size is None else -(-epoch_size // len(train))
-        models = {}
-        for r in ratios:
-            extra = None if r == 0 else SyntheticDataset(
-                sampler, size=max(1, round(r * len(train) * repeats)), labels="balanced", seed=seed)
-            models[r], _ = train_classifier(classifier, train, val, augment=augment, extra_dataset=extra,
-                                            repeats=repeats, num_classes=train.num_classes, seed=seed,
-                                            progress=progress, **train_kwargs)
-        return choose_on_validation(models, val, seed=seed)
-    folds = check_int(folds, "folds", min=2)
-    if int(torch.bincount(train.labels).min()) < folds:
-        raise ValueError(f"every class needs >= {folds} images for {folds}-fold cross-validation; "
-                         f"counts {torch.bincount(train.labels).tolist()}")
-    scores: dict[float, list[float]] = {r: [] for r in ratios}
-    parts = stratified_folds(train.labels, folds, seed=seed)
-    for f, held_out in enumerate(parts):
-        fit_part = train.subset(torch.cat([p for i, p in enumerate(parts) if i != f]).sort().values)
-        repeats = 1 if epoch_size is None else -(-epoch_size // len(fit_part))
-        fold_sampler = sampler
-        if not isinstance(sampler, ConditionalSampler) and ratios[-1] > 0:
-            fold_sampler = sampler(fit_part, f)
-            check_sampler(fold_sampler, f"the sampler factory's result for fold {f}")
-        for r in ratios:
-            extra = None if r == 0 else SyntheticDataset(
-                fold_sampler, size=max(1, round(r * len(fit_part) * repeats)), labels="balanced", seed=seed + f)
-            model, _ = train_classifier(classifier, fit_part, None,
-                                        augment=augment, extra_dataset=extra, repeats=repeats, patience=None,
-                                        num_classes=train.num_classes, seed=seed + f, progress=progress,
-                                        **train_kwargs)
-            scores[r].append(evaluate(model, train.subset(held_out))["macro_f1"])
-    return TuneResult(one_standard_error_choice(scores), scores)
+
+    def setup(model, ratio, n, repeats, seed):
+        extra = None if ratio == 0 else SyntheticDataset(model, size=max(1, round(ratio * n * repeats)),
+                                                          labels="balanced", seed=seed)
+        return augment, extra
+
+    return _choose(train, sampler, "ratio", _candidates(ratios, "ratios"), setup, ConditionalSampler,
+                   "a sampler (num_classes, image_shape, sample(labels, generator=))",
+                   val=val, folds=folds, classifier=classifier, epoch_size=epoch_size, repeats=repeats, seed=seed,
+                   progress=progress, **train_kwargs)
+
+
+def choose_scale(
+    train: ImageSet,
+    model: object | SamplerFactory,
+    *,
+    scales: Sequence[float] = (0.0, 0.5, 1.0),
+    p: float = 0.5,
+    val: ImageSet | None = None,
+    folds: int = 3,
+    augment: Augment | None = None,
+    classifier: str = "cnn",
+    epoch_size: int | None = None,
+    repeats: int = 1,
+    seed: int = 0,
+    progress: bool = False,
+    **train_kwargs: object,
+) -> TuneResult:
+    """Choose the strength of ``model``'s learned variations (:class:`~learnedaug.transforms.LearnedVariation`, a
+    share ``p`` of every batch varied, then ``augment``) for ``train``, the way :func:`choose_ratio` chooses a ratio.
+
+    ``scales``: candidates >= 0, passed to ``model.vary`` as ``scale`` - except **0, which means no learned variation
+    at all** (``augment`` alone: the classic baseline), not the model's scale-0 output (a VAE's reconstruction, a
+    WarpVAE's mean warp). ``model``: anything with ``vary`` (a VAE, a WarpVAE) that never saw the held-out images, or a
+    factory ``(fit_part, fold) -> model``. Everything else as in :func:`choose_ratio`.
+    """
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 < p <= 1:
+        raise ValueError(f"p must be a probability in (0, 1], got {p!r}")
+    if not isinstance(model, Encoder) and (not callable(model) or val is not None):
+        raise TypeError(f"model must have vary(images, labels, scale=, generator=) (a VAE or WarpVAE)"
+                        f"{'' if val is None else ' - with val a model, not a factory'}, got {type(model).__name__}")
+
+    def setup(vary_model, scale, n, repeats, seed):
+        if scale == 0:
+            return augment, None
+        return _then(LearnedVariation(vary_model, scale=scale, p=p, generator=seed), augment), None
+
+    return _choose(train, model, "scale", _candidates(scales, "scales"), setup, Encoder, "a model with vary()",
+                   val=val, folds=folds, classifier=classifier, epoch_size=epoch_size, repeats=repeats, seed=seed,
+                   progress=progress, **train_kwargs)

@@ -1,4 +1,5 @@
-"""learnedaug.bench.tune: the one-standard-error rule (closed forms) and ratio choice by k-fold cross-validation."""
+"""learnedaug.bench.tune: the one-standard-error rule (closed forms), ratio and variation-scale choice by k-fold
+cross-validation or on a validation split, and the bench's TUNE methods."""
 
 import json
 
@@ -8,8 +9,10 @@ import torch
 
 from sklearn.metrics import f1_score
 
-from learnedaug.bench import BenchConfig, run_protocol, runner
-from learnedaug.bench.tune import _bootstrap_macro_f1, choose_on_validation, choose_ratio, one_standard_error_choice
+from learnedaug.bench import BenchConfig, run_protocol, runner, tune
+from learnedaug.bench.spec import _parse_method
+from learnedaug.bench.tune import (
+    _bootstrap_macro_f1, choose_on_validation, choose_ratio, choose_scale, one_standard_error_choice)
 from learnedaug.classifiers import evaluate
 from learnedaug.data import ImageSet
 
@@ -195,3 +198,105 @@ def test_bench_tune_with_a_validation_split_reuses_the_baseline_as_ratio_0(tmp_p
     assert tuned["tuned"]["seconds"]["0.0"] == orig["seconds"]  # every candidate's cost is on the record
     if tuned["tuned"]["chosen"] == 0:  # ratio 0 is ORIG's own run: the same test score
         assert tuned["macro_f1"] == orig["macro_f1"]
+
+
+class NoiseVary(Noise, torch.nn.Module):
+    """A useless learned variation: every varied image becomes uniform noise (more of it at a larger scale)."""
+
+    needs_labels = False
+
+    def __init__(self):
+        torch.nn.Module.__init__(self)
+
+    def vary(self, images, labels=None, *, scale=1.0, generator=None):
+        noise = torch.rand(images.shape, generator=generator, device=images.device)
+        return ((1 - min(scale, 1.0)) * images + min(scale, 1.0) * noise).clamp(0, 1)
+
+
+def bars_data(root, n_train=80, n_test=40):
+    rng = np.random.default_rng(0)
+    for split, n in (("train", n_train), ("test", n_test)):
+        y = np.arange(n) % 2
+        x = rng.uniform(0, 0.4, (n, 12, 12))
+        x[y == 0, :6] += 0.6
+        x[y == 1, 6:] += 0.6
+        np.savez(root / f"{split}.npz", x=(x * 255).round().astype(np.uint8), y=y.astype(np.int64))
+
+
+def test_a_useless_variation_is_switched_off_by_cross_validation_and_on_validation():
+    result = choose_scale(bars(), NoiseVary(), scales=(0, 1), p=1.0, folds=3, seed=0, **TINY)
+    assert result.chosen == 0 and result.quantity == "scale" and set(result.scores) == {0.0, 1.0}
+    assert result.mean(0.0) > result.mean(1.0)  # noise in place of every image is worse than none
+    assert result.to_dict()["quantity"] == "scale" and result.summary().startswith("scale")
+    assert choose_scale(bars(), NoiseVary(), scales=(0, 1), p=1.0, folds=3, seed=0, **TINY) == result  # seeded
+    on_val = choose_scale(bars(36), NoiseVary(), scales=(0, 1), p=1.0, val=bars(24, seed=1), seed=0, **TINY)
+    assert on_val.chosen == 0 and on_val.rule == "validation" and on_val.model is not None
+
+
+def test_choose_scale_factory_and_errors():
+    folds_seen = []
+    result = choose_scale(bars(), lambda part, fold: folds_seen.append(len(part)) or NoiseVary(), scales=(0, 1),
+                          folds=3, seed=0, **TINY)
+    assert folds_seen == [24, 24, 24] and set(result.scores) == {0.0, 1.0}
+    with pytest.raises(ValueError, match="p must be"):
+        choose_scale(bars(), NoiseVary(), p=0, **TINY)
+    with pytest.raises(ValueError, match="scales"):
+        choose_scale(bars(), NoiseVary(), scales=(-0.5, 1), **TINY)
+    with pytest.raises(TypeError, match="vary"):
+        choose_scale(bars(), Noise(), **TINY)  # a sampler has no vary
+    with pytest.raises(TypeError, match="not a factory"):
+        choose_scale(bars(), lambda part, fold: NoiseVary(), val=bars(24, seed=1), **TINY)
+    with pytest.raises(TypeError, match="factory's result for fold 0 must be a model with vary"):
+        choose_scale(bars(), lambda part, fold: Noise(), scales=(0, 1), **TINY)
+
+
+def test_repeats_multiplies_the_real_images_per_epoch(monkeypatch):
+    shown = []
+    original = tune.train_classifier
+    monkeypatch.setattr(tune, "train_classifier", lambda *a, **kw: shown.append(kw["repeats"]) or original(*a, **kw))
+    choose_scale(bars(), NoiseVary(), scales=(0, 1), folds=2, epoch_size=48, repeats=2, seed=0, **TINY)
+    assert shown == [2 * 3] * 4  # 2 folds x 2 scales; each fold trains on 18 images: ceil(48 / 18) = 3, twice
+
+
+def test_method_grammar_for_tuned_variations_and_augorig():
+    learned = {"N"}
+    assert _parse_method("TUNE(VARY(N))", learned) == (None, "N", True, False, True, False)
+    assert _parse_method("ROT+TUNE(VARY(N))", learned).baseline == "ROT"
+    augorig = _parse_method("AUGORIG+TUNE(VARY(N))", learned)
+    assert augorig.duplicate and augorig.tune and augorig.baseline == "AUGORIG"
+    assert _parse_method("AUGORIG+VARY(N)", learned).baseline == "AUGORIG"
+    assert _parse_method("TUNE(N)", learned).baseline == "ORIG"
+    for bad in ("AUGORIG+N", "AUGORIG+ROT", "AUGORIG+ROT+VARY(N)", "TUNE(CURATE(N))", "TUNE(TUNE(N))", "VARY(TUNE(N))",
+                "TUNE(VARY(X))", "ROT+AUGORIG+VARY(N)"):
+        with pytest.raises(ValueError, match="AUGORIG\\+VARY"):
+            _parse_method(bad, learned)
+
+
+def test_bench_tuned_variation_reuses_augorig_as_scale_0_and_records_its_choice(tmp_path, monkeypatch):
+    bars_data(tmp_path)
+    calls = []
+    original = runner.train_classifier
+    monkeypatch.setattr(runner, "train_classifier",
+                        lambda *a, **kw: calls.append((kw["repeats"], kw["augment"])) or original(*a, **kw))
+    config = BenchConfig(str(tmp_path), methods=("AUGORIG", "AUGORIG+TUNE(VARY(V))"), sizes=(40,),
+                         models={"V": NoiseVary()}, allow_foreign_models=True, tune_scales=(0, 1), vary_p=1.0,
+                         classifier="cnn", width=0.25, epochs=6, batch_size=16, patience=None, val_fraction=0.25)
+    augorig, tuned = run_protocol(config, tmp_path / "out", progress=False)
+    assert [r for r, _ in calls] == [2, 2]  # AUGORIG once, then scale 1 only, both with every image twice
+    assert calls[0][1] is None and calls[1][1].scale == 1.0 and calls[1][1].p == 1.0
+    assert tuned["tuned"]["quantity"] == "scale" and set(tuned["tuned"]["scores"]) == {"0.0", "1.0"}
+    assert tuned["tuned"]["chosen"] == 0 and tuned["macro_f1"] == augorig["macro_f1"]  # noise off: AUGORIG's run
+    assert tuned["setup"]["tune_scales"] == [0, 1] and "tune_ratios" not in tuned["setup"]
+
+
+def test_bench_tuned_variation_by_cross_validation(tmp_path):
+    bars_data(tmp_path)
+    config = BenchConfig(str(tmp_path), methods=("ROT+TUNE(VARY(V))",), sizes=(30,), models={"V": NoiseVary()},
+                         allow_foreign_models=True, tune_scales=(0, 1), tune_folds=2, vary_p=1.0, classifier="cnn",
+                         width=0.25, epochs=6, batch_size=16, patience=None, val_fraction=0.0)
+    (record,) = run_protocol(config, tmp_path / "out", progress=False)
+    assert record["tuned"]["rule"] == "kfold" and record["tuned"]["chosen"] == 0
+    assert all(len(v) == 2 for v in record["tuned"]["scores"].values())
+    with pytest.raises(ValueError, match="tune_scales"):
+        BenchConfig("mnist", methods=("TUNE(VARY(V))",), models={"V": NoiseVary()}, allow_foreign_models=True,
+                    tune_scales=(-1,))
