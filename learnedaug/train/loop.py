@@ -213,7 +213,7 @@ def fit(
     num_workers: int = 0,
     progress: bool = True,
     sample_every: int | None = None,
-    checkpoint_every: int = 1,
+    checkpoint_every: int | None = None,
     grad_clip: float | None = None,
     keep_checkpoint: bool = True,
     optimizer_state: bool = True,
@@ -234,7 +234,8 @@ def fit(
     GradScaler); False. ``compile``: ``nn.Module.compile`` each top-level submodule. ``sample_every``: epochs
     between the PNG reports (sample grid, loss curve; always after the last epoch; 0 = never; None = about 50 per
     run, every epoch for runs of up to 50 epochs). ``checkpoint_every``:
-    epochs between checkpoints (always after the last epoch); a resume restarts from the last one written, and
+    epochs between checkpoints (always after the last epoch; None = about 50 per run, like ``sample_every``: a
+    2,000-epoch run of 50 images does not write 2,000); a resume restarts from the last one written, and
     because every epoch is re-seeded from (seed, epoch) it still repeats the uninterrupted run. ``grad_clip``: max
     gradient norm per optimizer step (None: the recipe's, if any; ``float("inf")`` turns a recipe's clipping off).
 
@@ -267,7 +268,8 @@ def fit(
     check_int(num_workers, "num_workers", min=0)
     if sample_every is not None:
         check_int(sample_every, "sample_every", min=0)
-    check_int(checkpoint_every, "checkpoint_every")
+    if checkpoint_every is not None:
+        check_int(checkpoint_every, "checkpoint_every")
     check_int(seed, "seed", min=None)
     if grad_clip is not None and not grad_clip > 0:
         raise ValueError(f"grad_clip must be > 0 or None, got {grad_clip!r}")
@@ -299,6 +301,8 @@ def fit(
         epochs = recipe.epochs_for(int(len(labels) * (1 - float(val_fraction))) // ddp.world, batch_size)
     if sample_every is None:
         sample_every = -(-epochs // 50)
+    if checkpoint_every is None:
+        checkpoint_every = -(-epochs // 50)
     rng_devices = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
     try:
         with torch.random.fork_rng(devices=rng_devices):

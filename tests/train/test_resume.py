@@ -159,3 +159,17 @@ def test_sparse_checkpoints_resume_bit_exact(tmp_path, monkeypatch):
     assert states_equal(straight.model.state_dict(), resumed.model.state_dict())
     with pytest.raises(ValueError, match="checkpoint_every"):
         run(tmp_path, "bad", epochs=1, checkpoint_every=0)
+
+
+def test_default_checkpoints_are_about_fifty_per_run(tmp_path, monkeypatch):
+    """checkpoint_every=None: every ceil(epochs / 50) epochs and after the last (51 epochs -> 2, 4, ..., 50, 51)."""
+    import learnedaug.train.loop as loop
+
+    saved = []
+    real_save = loop.save_checkpoint
+    monkeypatch.setattr(loop, "save_checkpoint", lambda path, *a: (saved.append(a[-1]["epoch"]), real_save(path, *a)))
+    run(tmp_path, "long", epochs=51, sample_every=0)
+    assert saved == list(range(2, 51, 2)) + [51]
+    saved.clear()
+    run(tmp_path, "short", epochs=3, sample_every=0)
+    assert saved == [1, 2, 3]  # short runs: every epoch
