@@ -43,6 +43,7 @@ def config_for(args: argparse.Namespace) -> BenchConfig:
         width=args.width, epochs=args.epochs, patience=None, batch_size=32, lr=1e-3, val_fraction=0.15,
         schedule="cosine", device=args.device, synthetic_weight=args.synthetic_weight,
         curate_threshold=args.curate_threshold, tune_ratios=args.tune_ratios, tune_scales=args.tune_scales,
+        tune_thresholds=args.tune_thresholds,
         generators={"CDCVAE": f"cdcvae:epochs={args.vae_epochs},batch_size=64,patience=none",
                     "CDCGAN": f"cdcgan:epochs={args.gan_epochs},batch_size=64,patience=none",
                     "WARP": f"warpvae:padding=reflection,likelihood=gaussian,epochs={args.warp_epochs},batch_size=64,"
@@ -57,7 +58,8 @@ def _methods(records: list[dict]) -> list[str]:
 
 
 # options a part records in its setup only when its methods use them
-LEVERS = ("vary_p", "curate_threshold", "tune_ratios", "tune_scales", "tune_folds", "synthetic_weight")
+LEVERS = ("vary_p", "curate_threshold", "tune_ratios", "tune_scales", "tune_thresholds", "tune_folds",
+          "synthetic_weight")
 
 
 def read_parts(out: Path) -> list[dict]:
@@ -161,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="loss weight of every synthetic sample (real ones weigh 1; default 1: no weighting)")
     p.add_argument("--curate-threshold", type=float, default=0.5,
                    help="CURATE(...) methods keep a sample the cell's ORIG classifier gives its label this probability")
+    p.add_argument("--tune-thresholds", type=lambda t: tuple(float(v) for v in t.split(",")), default=(0.0, 0.5, 0.9),
+                   help="TUNE(CURATE(...)) methods: candidate judge thresholds (0: every sample kept)")
     p.add_argument("--tune-scales", type=lambda t: tuple(float(v) for v in t.split(",")), default=(0.0, 0.5, 1.0),
                    help="TUNE(VARY(...)) methods: candidate variation scales (0: no learned variation, the baseline)")
     p.add_argument("--tune-ratios", type=lambda t: tuple(float(v) for v in t.split(",")), default=(0.0, 0.5, 1.0, 2.0),

@@ -76,7 +76,8 @@ SCALES["budget-w1"] = {**SCALES["budget"], "width": 1.0}
 
 
 # options a part records in its setup only when its methods use them (synthetic_weight: when it is not 1)
-LEVERS = ("vary_p", "curate_threshold", "tune_ratios", "tune_scales", "tune_folds", "synthetic_weight")
+LEVERS = ("vary_p", "curate_threshold", "tune_ratios", "tune_scales", "tune_thresholds", "tune_folds",
+          "synthetic_weight")
 
 
 def scale_methods(scale: str) -> tuple[str, ...]:
@@ -110,6 +111,7 @@ def config_for(args: argparse.Namespace, seed: int, size: int) -> BenchConfig:
         generators={"VAE": vae_spec(args.scale, size), **extra_specs(args.scale, size)}, device=args.device,
         epoch_size=args.epoch_size or scale.get("epoch_size"), synthetic_ratio=args.synthetic_ratio,
         curate_threshold=args.curate_threshold, tune_ratios=args.tune_ratios, tune_scales=args.tune_scales,
+        tune_thresholds=args.tune_thresholds,
         tune_folds=args.tune_folds,
         synthetic_weight=args.synthetic_weight,
     )
@@ -268,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--curate-threshold", type=float, default=0.5,
                    help="CURATE methods keep a VAE sample when the cell's baseline classifier gives its label this "
                         "probability (default 0.5)")
+    p.add_argument("--tune-thresholds", type=lambda t: tuple(float(v) for v in t.split(",")), default=(0.0, 0.5, 0.9),
+                   help="TUNE(CURATE(...)) methods: candidate judge thresholds (0: every sample kept)")
     p.add_argument("--tune-scales", type=lambda t: tuple(float(v) for v in t.split(",")), default=(0.0, 0.5, 1.0),
                    help="TUNE(VARY(...)) methods: candidate variation scales (0: no learned variation, the baseline)")
     p.add_argument("--tune-ratios", type=lambda t: tuple(float(v) for v in t.split(",")), default=(0.0, 0.5, 1.0, 2.0),

@@ -57,6 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="TUNE(NAME): candidate synthetic ratios, chosen per cell by cross-validation (default 0,0.5,1,2)")
     parser.add_argument("--tune-scales", type=_csv(float), default=BenchConfig.tune_scales,
                         help="TUNE(VARY(NAME)): candidate variation scales, 0 = no variation (default 0,0.5,1)")
+    parser.add_argument("--tune-thresholds", type=_csv(float), default=BenchConfig.tune_thresholds,
+                        help="TUNE(CURATE(NAME)): candidate judge thresholds, 0 = every sample kept (default 0,0.5,0.9)")
     parser.add_argument("--tune-folds", type=int, default=3,
                         help="TUNE methods without a validation split: cross-validation folds (default 3)")
     parser.add_argument("--seeds", type=_csv(int), default=(0,))
@@ -99,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
             synthetic_ratio=args.synthetic_ratio, epoch_size=args.epoch_size,
             vary_p=args.vary_p, schedule=args.schedule, curate_threshold=args.curate_threshold, synthetic_weight=args.synthetic_weight,
             tune_ratios=args.tune_ratios,
-            tune_scales=args.tune_scales, tune_folds=args.tune_folds,
+            tune_scales=args.tune_scales, tune_thresholds=args.tune_thresholds, tune_folds=args.tune_folds,
         )
     except ValueError as err:
         raise SystemExit(str(err)) from err

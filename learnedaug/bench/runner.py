@@ -59,7 +59,7 @@ from ..train.objectives import objective_for
 from ..transforms import LearnedVariation
 from .report import plot_learning_curves, summarize
 from .spec import BenchConfig, GeneratorSpec, _classic, _is_zoo_name, _parse_method
-from .tune import TuneResult, choose_on_validation, choose_ratio, choose_scale
+from .tune import TuneResult, choose_on_validation, choose_ratio, choose_scale, choose_threshold
 
 
 def _sha256(t: torch.Tensor) -> str:
@@ -165,12 +165,12 @@ class _Ingredients:
 
 
 def _ingredients(method: str, train: ImageSet, config: BenchConfig, seed: int, sampler_for: Callable[..., object],
-                 judge_for: Callable[[str], object], strength: float | None = None) -> _Ingredients:
+                 judge_for: Callable[..., object], strength: float | None = None) -> _Ingredients:
     """The :class:`_Ingredients` of ``method`` on ``train``: every addition keeps its share of the epoch whatever
     ``config.epoch_size``. ``sampler_for(name)``: the cell's sampler; ``sampler_for(name, part, fold)``: one trained
-    on ``part`` only (a zoo model: the same model). ``judge_for(baseline)``: the cell's classifier of that method.
-    ``strength``: a TUNE method's candidate - the synthetic ratio, or a VARY method's scale - run as is (no
-    cross-validation then)."""
+    on ``part`` only (a zoo model: the same model). ``judge_for(baseline)``: the cell's classifier of that method;
+    ``judge_for(baseline, part)``: one trained on ``part`` only. ``strength``: a TUNE method's candidate - the
+    synthetic ratio, a VARY method's scale or a CURATE method's threshold - run as is (no cross-validation then)."""
     repeats = 1 if config.epoch_size is None else -(-config.epoch_size // len(train))
     parsed = _parse_method(method, config.learned)
     if method == "AUGORIG" or parsed.duplicate:
@@ -183,15 +183,19 @@ def _ingredients(method: str, train: ImageSet, config: BenchConfig, seed: int, s
             return _Ingredients(transform, None, repeats)
         return _Ingredients(None, ConcatDataset([train.with_transform(transform)] * repeats), repeats)
     tuned = None
-    if strength is None and parsed.tune:  # k-fold: a per-cell generator is retrained on each fold's part
-        factory = lambda part, fold: sampler_for(parsed.learned, part, fold)  # noqa: E731
+    if strength is None and parsed.tune:  # k-fold: per-cell generators (and judges) are retrained on each fold's part
         options = dict(folds=config.tune_folds, augment=transform, classifier=config.classifier,
-                       epoch_size=config.epoch_size, seed=seed, epochs=config.epochs, batch_size=config.batch_size,
-                       lr=config.lr, schedule=config.schedule, model_kwargs={"width": config.width},
-                       device=config.device)
+                       epoch_size=config.epoch_size, repeats=2 if parsed.duplicate else 1, seed=seed,
+                       epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, schedule=config.schedule,
+                       model_kwargs={"width": config.width}, device=config.device)
+        factory = lambda part, fold: sampler_for(parsed.learned, part, fold)  # noqa: E731
         if parsed.vary:
-            tuned = choose_scale(train, factory, scales=config.tune_scales, p=config.vary_p,
-                                 repeats=2 if parsed.duplicate else 1, **options)
+            tuned = choose_scale(train, factory, scales=config.tune_scales, p=config.vary_p, **options)
+        elif parsed.curate:
+            tuned = choose_threshold(
+                train, lambda part, fold: (factory(part, fold), judge_for(parsed.baseline, part)),
+                thresholds=config.tune_thresholds, ratio=config.synthetic_ratio, extra_weight=config.synthetic_weight,
+                **options)
         else:
             tuned = choose_ratio(train, factory, ratios=config.tune_ratios, extra_weight=config.synthetic_weight,
                                  **options)
@@ -204,10 +208,10 @@ def _ingredients(method: str, train: ImageSet, config: BenchConfig, seed: int, s
         augment = variation if transform is None else lambda x, y: transform(*variation(x, y))
         return _Ingredients(augment, None, repeats, tuned=tuned)
     sampler, curated = sampler_for(parsed.learned), None
-    if parsed.curate:
-        sampler = curated = CuratedSampler(sampler, judge_for(parsed.baseline), threshold=config.curate_threshold,
-                                           on_starved="warn")
-    ratio = config.synthetic_ratio if strength is None else strength
+    threshold = config.curate_threshold if not parsed.tune or strength is None else strength
+    if parsed.curate and threshold > 0:
+        sampler = curated = CuratedSampler(sampler, judge_for(parsed.baseline), threshold=threshold, on_starved="warn")
+    ratio = strength if parsed.tune and not parsed.curate and strength is not None else config.synthetic_ratio
     extra = None if ratio == 0 else SyntheticDataset(sampler, size=max(1, round(ratio * len(train) * repeats)),
                                                       labels="balanced", seed=seed)
     return _Ingredients(transform, extra, repeats, curated, tuned, config.synthetic_weight)
@@ -274,43 +278,51 @@ def run_protocol(config: BenchConfig, out_dir: str | os.PathLike, *, progress: b
         else:
             train, val = subset, None
 
-        def fit_method(name: str, strength: float | None = None):
-            """Train the cell's classifier of method ``name`` (at a TUNE candidate ``strength``):
-            ``(model, history, record)``."""
+        def fit_method(name: str, strength: float | None = None, on: ImageSet | None = None):
+            """Train the cell's classifier of method ``name`` (at a TUNE candidate ``strength``; on ``on`` without
+            validation - a fold's part - instead of the cell's split): ``(model, history, record)``."""
+            fit_set, stop_set = (train, val) if on is None else (on, None)
             with warnings.catch_warnings():  # starved classes are counted in the record, not printed per epoch
                 warnings.filterwarnings("ignore", message="CuratedSampler: class", category=UserWarning)
-                parts = _ingredients(name, train, config, seed, sampler_for, judge_for, strength)
+                parts = _ingredients(name, fit_set, config, seed, sampler_for, judge_for, strength)
                 model, history = train_classifier(
-                    config.classifier, train, val, augment=parts.augment, extra_dataset=parts.extra, repeats=parts.repeats,
-                    extra_weight=parts.extra_weight,
-                    epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, schedule=config.schedule,
-                    patience=config.patience, num_classes=k, model_kwargs={"width": config.width}, seed=seed,
-                    device=config.device, progress=progress)
+                    config.classifier, fit_set, stop_set, augment=parts.augment, extra_dataset=parts.extra,
+                    repeats=parts.repeats, extra_weight=parts.extra_weight, epochs=config.epochs,
+                    batch_size=config.batch_size, lr=config.lr, schedule=config.schedule,
+                    patience=None if on is not None else config.patience, num_classes=k,
+                    model_kwargs={"width": config.width}, seed=seed, device=config.device, progress=progress)
             return model, history, parts.record()
 
         def classify(name: str):
             """Train (or reuse) the cell's classifier of method ``name``: ``(model, history, record)``. With a
-            validation split a TUNE method trains one classifier per candidate ratio (or scale) - candidate 0 is the
-            cell's classifier of its baseline, reused - and keeps the one :func:`choose_on_validation` picks."""
+            validation split a TUNE method trains one classifier per candidate ratio, scale or threshold - ratio or
+            scale 0 is the cell's classifier of its baseline, reused - and keeps the one
+            :func:`choose_on_validation` picks (with the chosen run's record: a curated run's acceptance rates)."""
             if name in cell_classifiers:
                 return cell_classifiers[name]
             parsed = _parse_method(name, config.learned)
             if parsed.tune and val is not None:
-                candidates = config.tune_scales if parsed.vary else config.tune_ratios
-                runs = {float(c): fit_method(name, float(c))[:2] for c in candidates if c > 0}
-                if 0 in candidates:
-                    runs[0.0] = classify(parsed.baseline)[:2]
-                tuned = choose_on_validation({c: m for c, (m, _) in runs.items()}, val, seed=seed,
-                                             quantity="scale" if parsed.vary else "ratio")
-                seconds = {str(r): round(h.seconds, 3) for r, (_, h) in sorted(runs.items())}  # the record's: the chosen run's
-                return *runs[tuned.chosen], {"tuned": {**tuned.to_dict(), "seconds": seconds}}
+                quantity, candidates = (("scale", config.tune_scales) if parsed.vary else
+                                        ("threshold", config.tune_thresholds) if parsed.curate else
+                                        ("ratio", config.tune_ratios))
+                reuse_zero = 0 in candidates and not parsed.curate  # threshold 0 still adds (every) sample
+                runs = {float(c): fit_method(name, float(c)) for c in candidates if c > 0 or not reuse_zero}
+                if reuse_zero:
+                    model, history, _ = classify(parsed.baseline)
+                    runs[0.0] = model, history, {}
+                tuned = choose_on_validation({c: m for c, (m, _, _) in runs.items()}, val, seed=seed,
+                                             quantity=quantity)
+                seconds = {str(r): round(h.seconds, 3) for r, (_, h, _) in sorted(runs.items())}  # the record's: the chosen run's
+                model, history, record = runs[tuned.chosen]
+                return model, history, {**record, "tuned": {**tuned.to_dict(), "seconds": seconds}}
             result = fit_method(name)
             if parsed.learned is None:  # baselines and classic methods judge CURATE and are TUNE's ratio 0
                 cell_classifiers[name] = result
             return result
 
-        def judge_for(baseline: str):
-            return classify(baseline)[0]
+        def judge_for(baseline: str, part: ImageSet | None = None):
+            """The cell's classifier of ``baseline``, or (``part``: a fold's images) a fresh one trained on those."""
+            return classify(baseline)[0] if part is None else fit_method(baseline, on=part)[0]
 
         model, history, extra_fields = classify(method)
         scores = evaluate(model, test)

@@ -144,7 +144,9 @@ class BenchConfig:
     cell's training images (:func:`~learnedaug.bench.tune.choose_ratio`; a classic transform is applied online
     there, a per-cell generator is retrained on each fold's training part), and the record holds the choice and the
     validation or fold scores. ``TUNE(VARY(NAME))`` picks the variation scale among ``tune_scales`` the same way
-    (:func:`~learnedaug.bench.tune.choose_scale`; scale 0 = no learned variation: the classic baseline).
+    (:func:`~learnedaug.bench.tune.choose_scale`; scale 0 = no learned variation: the classic baseline), and
+    ``TUNE(CURATE(NAME))`` the judge threshold among ``tune_thresholds`` at ``synthetic_ratio``
+    (:func:`~learnedaug.bench.tune.choose_threshold`; 0 = every sample kept; k-fold: one judge per fold).
     ``AUGORIG+VARY(NAME)`` (and ``AUGORIG+TUNE(VARY(NAME))``): every real image twice per epoch, AUGORIG's steps, with
     learned variations. ``synthetic_weight``: the loss weight of a synthetic sample relative to a real image in
     learned methods that add samples (1: the papers')."""
@@ -176,6 +178,7 @@ class BenchConfig:
     synthetic_weight: float = 1.0
     tune_ratios: Sequence[float] = (0.0, 0.5, 1.0, 2.0)
     tune_scales: Sequence[float] = (0.0, 0.5, 1.0)
+    tune_thresholds: Sequence[float] = (0.0, 0.5, 0.9)
     tune_folds: int = 3
 
     def __post_init__(self) -> None:
@@ -193,10 +196,12 @@ class BenchConfig:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction!r}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        for name in ("tune_ratios", "tune_scales"):
+        for name in ("tune_ratios", "tune_scales", "tune_thresholds"):
             values = getattr(self, name)
             if not values or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0 for v in values):
                 raise ValueError(f"{name} must be a non-empty list of numbers >= 0, got {values!r}")
+        if max(self.tune_thresholds) > 1:
+            raise ValueError(f"tune_thresholds must be probabilities in [0, 1], got {self.tune_thresholds!r}")
         if isinstance(self.tune_folds, bool) or not isinstance(self.tune_folds, int) or self.tune_folds < 2:
             raise ValueError(f"tune_folds must be an int >= 2, got {self.tune_folds!r}")
         if not self.synthetic_weight >= 0:
@@ -244,9 +249,10 @@ class BenchConfig:
         # epoch_size, vary_p and schedule are recorded only when they matter, so older results still match
         parsed = [_parse_method(m, self.learned) for m in self.methods]
         varies = any(m.vary for m in parsed)
-        curates = any(m.curate for m in parsed)
-        tunes_ratio = any(m.tune and not m.vary for m in parsed)
+        curates = any(m.curate and not m.tune for m in parsed)
+        tunes_ratio = any(m.tune and not m.vary and not m.curate for m in parsed)
         tunes_scale = any(m.tune and m.vary for m in parsed)
+        tunes_threshold = any(m.tune and m.curate for m in parsed)
         return {k: v for k, v in asdict(self).items() if k in keep} | (
             {} if self.epoch_size is None else {"epoch_size": self.epoch_size}) | (
             {"vary_p": self.vary_p} if varies else {}) | (
@@ -254,7 +260,8 @@ class BenchConfig:
             {"synthetic_weight": self.synthetic_weight} if self.synthetic_weight != 1 else {}) | (
             {"tune_ratios": list(self.tune_ratios)} if tunes_ratio else {}) | (
             {"tune_scales": list(self.tune_scales)} if tunes_scale else {}) | (
-            {"tune_folds": self.tune_folds} if tunes_ratio or tunes_scale else {}) | (
+            {"tune_thresholds": list(self.tune_thresholds)} if tunes_threshold else {}) | (
+            {"tune_folds": self.tune_folds} if tunes_ratio or tunes_scale or tunes_threshold else {}) | (
             {"schedule": self.schedule} if self.schedule != "constant" else {}) | {
             "dataset": str(self.dataset),
             "generators": {n: s.as_dict() for n, s in self.generators.items()},
@@ -267,7 +274,8 @@ class Method(NamedTuple):
     """A parsed method: ``classic`` transform name, ``learned`` model/generator name (None for baselines and classic
     methods), ``vary`` for ``VARY(NAME)`` (learned variations of the real images rather than added samples) and
     ``curate`` for ``CURATE(NAME)`` (added samples filtered by a judge classifier), ``tune`` for ``TUNE(NAME)`` /
-    ``TUNE(VARY(NAME))`` (the synthetic ratio / the variation scale chosen per cell, 0 included), ``duplicate`` for
+    ``TUNE(VARY(NAME))`` / ``TUNE(CURATE(NAME))`` (the synthetic ratio / the variation scale / the judge threshold
+    chosen per cell, 0 included), ``duplicate`` for
     ``AUGORIG+...`` (every real image twice per epoch, as the AUGORIG control)."""
 
     classic: str | None
@@ -288,15 +296,15 @@ def _unwrap(part: str, kind: str) -> str | None:
 
 
 def _learned_part(part: str, learned: set[str]) -> Method | None:
-    """``NAME``, ``VARY(NAME)``, ``CURATE(NAME)``, ``TUNE(NAME)`` or ``TUNE(VARY(NAME))`` -> a Method (no classic);
-    None for anything else."""
+    """``NAME``, ``VARY(NAME)``, ``CURATE(NAME)``, ``TUNE(NAME)``, ``TUNE(VARY(NAME))`` or ``TUNE(CURATE(NAME))`` ->
+    a Method (no classic); None for anything else."""
     tuned = _unwrap(part, "TUNE")
     inner = part if tuned is None else tuned
     if inner in learned:
         return Method(None, inner, tune=tuned is not None)
     for kind in ("VARY", "CURATE"):
         name = _unwrap(inner, kind)
-        if name in learned and not (tuned is not None and kind == "CURATE"):
+        if name in learned:
             return Method(None, name, vary=kind == "VARY", curate=kind == "CURATE", tune=tuned is not None)
     return None
 
@@ -317,6 +325,7 @@ def _parse_method(method: str, learned: set[str]) -> Method:
         return found._replace(duplicate=True)
     raise ValueError(
         f"method {method!r} must be one of {list(BASELINES + CLASSIC)}, a model or generator name "
-        f"({sorted(learned)}), VARY(NAME), CURATE(NAME), TUNE(NAME), TUNE(VARY(NAME)), CLASSIC+ one of those, or "
+        f"({sorted(learned)}), VARY(NAME), CURATE(NAME), TUNE(NAME), TUNE(VARY(NAME)), TUNE(CURATE(NAME)), CLASSIC+ "
+        "one of those, or "
         "AUGORIG+VARY(NAME) / AUGORIG+TUNE(VARY(NAME))"
     )

@@ -3,7 +3,8 @@ when the subset is too small to hold one out.
 
 A learned method should never end below its classic baseline by more than noise. The tuners train the classifier
 once per candidate strength - :func:`choose_ratio`: ``ratio`` times as many fresh class-balanced samples as real
-training images; :func:`choose_scale`: learned variations at ``scale`` - 0 included (the learned part off), so a
+training images; :func:`choose_scale`: learned variations at ``scale``; :func:`choose_threshold`: samples a judge
+classifier labels with at least that confidence - 0 included (the learned part, or the curation, off), so a
 generator that does not help - or hurts - is switched off, and apply the one-standard-error rule: the smallest
 candidate whose gap to the best one is within one standard error of that gap wins.
 
@@ -21,6 +22,7 @@ when it never saw ``train`` (a model trained on other data).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +34,7 @@ from torch.utils.data import Dataset
 from .._checks import check_int
 from ..classifiers import evaluate, f1_per_class, predict, train_classifier
 from ..data import ImageSet, stratified_folds
-from ..mixing import SyntheticDataset
+from ..mixing import CuratedSampler, SyntheticDataset
 from ..models.base import ConditionalSampler, Encoder, check_sampler
 from ..transforms import LearnedVariation
 
@@ -42,7 +44,7 @@ SamplerFactory = Callable[[ImageSet, int], object]
 
 @dataclass(frozen=True)
 class TuneResult:
-    """``chosen``: the winning candidate of ``quantity`` (``"ratio"`` or ``"scale"``); ``scores[candidate]``: held-out
+    """``chosen``: the winning candidate of ``quantity`` (``"ratio"``, ``"scale"`` or ``"threshold"``); ``scores[candidate]``: held-out
     macro-F1 per fold (same fold order for every candidate), or the one validation macro-F1 (``rule="validation"``,
     with ``standard_error[candidate]`` of its gap to the best and the chosen run's ``model``)."""
 
@@ -64,12 +66,12 @@ class TuneResult:
 
     def summary(self) -> str:
         """One line per candidate: mean macro-F1 (%) and the fold scores, or (validation) the gap's standard error."""
-        lines = [f"{self.quantity:5}  mean macro-F1  " + ("folds" if self.standard_error is None else "SE of gap to best")]
+        lines = [f"{self.quantity:>9}  mean macro-F1  " + ("folds" if self.standard_error is None else "SE of gap to best")]
         for r, s in self.scores.items():
             mark = "  <- chosen" if r == self.chosen else ""
             detail = (" ".join(f"{100 * v:.1f}" for v in s) if self.standard_error is None
                       else f"{100 * self.standard_error[r]:.2f}")
-            lines.append(f"{r:5g}  {100 * self.mean(r):13.2f}  {detail}{mark}")
+            lines.append(f"{r:9g}  {100 * self.mean(r):13.2f}  {detail}{mark}")
         return "\n".join(lines)
 
 
@@ -141,22 +143,40 @@ def _candidates(values: Sequence[float], name: str) -> list[float]:
     return values
 
 
-# (model, candidate, n_fit, repeats, seed) -> (online augment, extra dataset) of one classifier run
-Setup = Callable[[object, float, int, int, int], tuple[Augment | None, Dataset | None]]
+# (get_model, candidate, n_fit, repeats, seed) -> (online augment, extra dataset) of one classifier run; get_model()
+# gives the (fold's) model and is called only by candidates that use it
+Setup = Callable[[Callable[[], object], float, int, int, int], tuple[Augment | None, Dataset | None]]
 
 
-def _choose(train: ImageSet, model: object, quantity: str, candidates: list[float], setup: Setup, protocol: type,
-            needs: str, *, val: ImageSet | None, folds: int, classifier: str, epoch_size: int | None, repeats: int,
-            seed: int, progress: bool, **train_kwargs: object) -> TuneResult:
-    """The shared loop of :func:`choose_ratio` and :func:`choose_scale`: one classifier per candidate (``setup`` says
-    what it trains with; candidate 0 never touches the model) on ``train`` scored on ``val``, or per (fold,
-    candidate) by k-fold cross-validation with ``model`` - or a factory ``(fit_part, fold) -> model`` - per fold."""
+def _model_getter(model: object, is_model: Callable[[object], bool], needs: str, fit_part: ImageSet,
+                  fold: int) -> Callable[[], object]:
+    """``model`` itself, or the factory's model for ``fold`` - built on first use only, and checked."""
+    @functools.cache
+    def get() -> object:
+        if is_model(model):
+            return model
+        built = model(fit_part, fold)
+        if not is_model(built):
+            raise TypeError(f"the factory's result for fold {fold} must be {needs}, got {type(built).__name__}")
+        return built
+
+    return get
+
+
+def _choose(train: ImageSet, model: object, quantity: str, candidates: list[float], setup: Setup,
+            is_model: Callable[[object], bool], needs: str, *, val: ImageSet | None, folds: int, classifier: str,
+            epoch_size: int | None, repeats: int, seed: int, progress: bool, **train_kwargs: object) -> TuneResult:
+    """The shared loop of the tuners: one classifier per candidate (``setup`` says what it trains with) on ``train``
+    scored on ``val``, or per (fold, candidate) by k-fold cross-validation with ``model`` - or a factory
+    ``(fit_part, fold) -> model`` - per fold."""
     copies = check_int(repeats, "repeats", min=1)
     if val is not None:
+        if not is_model(model):
+            raise TypeError(f"with val, pass {needs} trained on train, not a factory; got {type(model).__name__}")
         repeats = copies * (1 if epoch_size is None else -(-epoch_size // len(train)))
         models = {}
         for c in candidates:
-            augment, extra = setup(model, c, len(train), repeats, seed)
+            augment, extra = setup(lambda: model, c, len(train), repeats, seed)
             models[c], _ = train_classifier(classifier, train, val, augment=augment, extra_dataset=extra,
                                             repeats=repeats, num_classes=train.num_classes, seed=seed,
                                             progress=progress, **train_kwargs)
@@ -170,13 +190,9 @@ def _choose(train: ImageSet, model: object, quantity: str, candidates: list[floa
     for f, held_out in enumerate(parts):
         fit_part = train.subset(torch.cat([p for i, p in enumerate(parts) if i != f]).sort().values)
         repeats = copies * (1 if epoch_size is None else -(-epoch_size // len(fit_part)))
-        fold_model = model
-        if not isinstance(model, protocol) and candidates[-1] > 0:
-            fold_model = model(fit_part, f)
-            if not isinstance(fold_model, protocol):
-                raise TypeError(f"the factory's result for fold {f} must be {needs}, got {type(fold_model).__name__}")
+        get_model = _model_getter(model, is_model, needs, fit_part, f)
         for c in candidates:
-            augment, extra = setup(fold_model, c, len(fit_part), repeats, seed + f)
+            augment, extra = setup(get_model, c, len(fit_part), repeats, seed + f)
             trained, _ = train_classifier(classifier, fit_part, None, augment=augment, extra_dataset=extra,
                                           repeats=repeats, patience=None, num_classes=train.num_classes, seed=seed + f,
                                           progress=progress, **train_kwargs)
@@ -220,21 +236,18 @@ def choose_ratio(
     ``model_kwargs``, ``schedule``, ``device``, with ``val`` also ``patience`` ...; k-fold runs keep their final
     weights). Costs ``len(ratios)`` classifier runs with ``val``, ``folds * len(ratios)`` without.
     """
-    if not isinstance(sampler, ConditionalSampler):
-        if not callable(sampler):
-            check_sampler(sampler, "sampler")  # raises, naming the contract
-        elif val is not None:
-            check_sampler(sampler, "sampler (with val: a sampler trained on train, not a factory)")
+    if not isinstance(sampler, ConditionalSampler) and not callable(sampler):
+        check_sampler(sampler, "sampler")  # raises, naming the contract
 
-    def setup(model, ratio, n, repeats, seed):
-        extra = None if ratio == 0 else SyntheticDataset(model, size=max(1, round(ratio * n * repeats)),
+    def setup(get_sampler, ratio, n, repeats, seed):
+        extra = None if ratio == 0 else SyntheticDataset(get_sampler(), size=max(1, round(ratio * n * repeats)),
                                                           labels="balanced", seed=seed)
         return augment, extra
 
-    return _choose(train, sampler, "ratio", _candidates(ratios, "ratios"), setup, ConditionalSampler,
-                   "a sampler (num_classes, image_shape, sample(labels, generator=))",
-                   val=val, folds=folds, classifier=classifier, epoch_size=epoch_size, repeats=repeats, seed=seed,
-                   progress=progress, **train_kwargs)
+    return _choose(train, sampler, "ratio", _candidates(ratios, "ratios"), setup,
+                   lambda m: isinstance(m, ConditionalSampler), "a sampler (num_classes, image_shape, sample(labels, "
+                   "generator=))", val=val, folds=folds, classifier=classifier, epoch_size=epoch_size,
+                   repeats=repeats, seed=seed, progress=progress, **train_kwargs)
 
 
 def choose_scale(
@@ -263,15 +276,65 @@ def choose_scale(
     """
     if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 < p <= 1:
         raise ValueError(f"p must be a probability in (0, 1], got {p!r}")
-    if not isinstance(model, Encoder) and (not callable(model) or val is not None):
-        raise TypeError(f"model must have vary(images, labels, scale=, generator=) (a VAE or WarpVAE)"
-                        f"{'' if val is None else ' - with val a model, not a factory'}, got {type(model).__name__}")
+    if not isinstance(model, Encoder) and not callable(model):
+        raise TypeError(f"model must have vary(images, labels, scale=, generator=) (a VAE or WarpVAE) or be a "
+                        f"factory (fit_part, fold) -> model, got {type(model).__name__}")
 
-    def setup(vary_model, scale, n, repeats, seed):
+    def setup(get_model, scale, n, repeats, seed):
         if scale == 0:
             return augment, None
-        return _then(LearnedVariation(vary_model, scale=scale, p=p, generator=seed), augment), None
+        return _then(LearnedVariation(get_model(), scale=scale, p=p, generator=seed), augment), None
 
-    return _choose(train, model, "scale", _candidates(scales, "scales"), setup, Encoder, "a model with vary()",
-                   val=val, folds=folds, classifier=classifier, epoch_size=epoch_size, repeats=repeats, seed=seed,
+    return _choose(train, model, "scale", _candidates(scales, "scales"), setup, lambda m: isinstance(m, Encoder),
+                   "a model with vary()", val=val, folds=folds, classifier=classifier, epoch_size=epoch_size,
+                   repeats=repeats, seed=seed, progress=progress, **train_kwargs)
+
+
+def choose_threshold(
+    train: ImageSet,
+    models: tuple[object, object] | SamplerFactory,
+    *,
+    thresholds: Sequence[float] = (0.0, 0.5, 0.9),
+    ratio: float = 1.0,
+    val: ImageSet | None = None,
+    folds: int = 3,
+    augment: Augment | None = None,
+    classifier: str = "cnn",
+    epoch_size: int | None = None,
+    repeats: int = 1,
+    seed: int = 0,
+    progress: bool = False,
+    **train_kwargs: object,
+) -> TuneResult:
+    """Choose the judge threshold of curated samples (:class:`~learnedaug.mixing.CuratedSampler`: a sample is kept
+    when the judge gives its label at least that probability; ``ratio`` samples per real image) for ``train``, the
+    way :func:`choose_ratio` chooses a ratio.
+
+    ``thresholds``: candidates in [0, 1]; **0 keeps every sample** (no curation), so the 1-SE rule curates only when
+    curation measurably helps. ``models``: a ``(sampler, judge)`` pair - a generator and a classifier
+    (images -> logits) that never saw the held-out images - or a factory ``(fit_part, fold) -> (sampler, judge)``.
+    Starved classes warn (:class:`~learnedaug.mixing.CuratedSampler` ``on_starved="warn"``). Everything else as in
+    :func:`choose_ratio`.
+    """
+    if not ratio > 0:
+        raise ValueError(f"ratio must be > 0 (curation filters samples), got {ratio!r}")
+    candidates = _candidates(thresholds, "thresholds")
+    if candidates[-1] > 1:
+        raise ValueError(f"thresholds must be probabilities in [0, 1], got {candidates}")
+
+    def is_pair(m: object) -> bool:
+        return isinstance(m, tuple) and len(m) == 2 and isinstance(m[0], ConditionalSampler) and callable(m[1])
+
+    if not is_pair(models) and (isinstance(models, tuple) or not callable(models)):
+        raise TypeError(f"models must be a (sampler, judge) pair or a factory (fit_part, fold) -> (sampler, judge), "
+                        f"got {type(models).__name__}")
+
+    def setup(get_pair, threshold, n, repeats, seed):
+        sampler, judge = get_pair()
+        if threshold > 0:
+            sampler = CuratedSampler(sampler, judge, threshold=threshold, on_starved="warn")
+        return augment, SyntheticDataset(sampler, size=max(1, round(ratio * n * repeats)), labels="balanced", seed=seed)
+
+    return _choose(train, models, "threshold", candidates, setup, is_pair, "a (sampler, judge) pair", val=val,
+                   folds=folds, classifier=classifier, epoch_size=epoch_size, repeats=repeats, seed=seed,
                    progress=progress, **train_kwargs)

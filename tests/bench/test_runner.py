@@ -262,8 +262,9 @@ def test_cli_end_to_end(tmp_path, capsys):
                                 "--epochs", "2", "--width", "0.125", "--val-fraction", "0", "--patience", "none",
                                 "--schedule", "cosine"])
     assert (budget.patience, budget.val_fraction, budget.schedule) == (None, 0.0, "cosine")
-    tuned = parser.parse_args([str(data), "--out", str(tmp_path / "t"), "--tune-scales", "0,0.25", "--tune-folds", "2"])
-    assert (tuned.tune_scales, tuned.tune_folds) == ((0.0, 0.25), 2)
+    tuned = parser.parse_args([str(data), "--out", str(tmp_path / "t"), "--tune-scales", "0,0.25", "--tune-folds", "2",
+                               "--tune-thresholds", "0,0.8"])
+    assert (tuned.tune_scales, tuned.tune_thresholds, tuned.tune_folds) == ((0.0, 0.25), (0.0, 0.8), 2)
     assert run(budget) == 0
     (record,) = [json.loads(line) for line in (tmp_path / "b" / "results.jsonl").read_text().splitlines()]
     assert (record["n_train"], record["n_val"], record["epochs_run"]) == (30, 0, 2)

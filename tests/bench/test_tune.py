@@ -12,7 +12,7 @@ from sklearn.metrics import f1_score
 from learnedaug.bench import BenchConfig, run_protocol, runner, tune
 from learnedaug.bench.spec import _parse_method
 from learnedaug.bench.tune import (
-    _bootstrap_macro_f1, choose_on_validation, choose_ratio, choose_scale, one_standard_error_choice)
+    _bootstrap_macro_f1, choose_on_validation, choose_ratio, choose_scale, choose_threshold, one_standard_error_choice)
 from learnedaug.classifiers import evaluate
 from learnedaug.data import ImageSet
 
@@ -227,7 +227,7 @@ def test_a_useless_variation_is_switched_off_by_cross_validation_and_on_validati
     result = choose_scale(bars(), NoiseVary(), scales=(0, 1), p=1.0, folds=3, seed=0, **TINY)
     assert result.chosen == 0 and result.quantity == "scale" and set(result.scores) == {0.0, 1.0}
     assert result.mean(0.0) > result.mean(1.0)  # noise in place of every image is worse than none
-    assert result.to_dict()["quantity"] == "scale" and result.summary().startswith("scale")
+    assert result.to_dict()["quantity"] == "scale" and result.summary().split()[0] == "scale"
     assert choose_scale(bars(), NoiseVary(), scales=(0, 1), p=1.0, folds=3, seed=0, **TINY) == result  # seeded
     on_val = choose_scale(bars(36), NoiseVary(), scales=(0, 1), p=1.0, val=bars(24, seed=1), seed=0, **TINY)
     assert on_val.chosen == 0 and on_val.rule == "validation" and on_val.model is not None
@@ -266,7 +266,9 @@ def test_method_grammar_for_tuned_variations_and_augorig():
     assert augorig.duplicate and augorig.tune and augorig.baseline == "AUGORIG"
     assert _parse_method("AUGORIG+VARY(N)", learned).baseline == "AUGORIG"
     assert _parse_method("TUNE(N)", learned).baseline == "ORIG"
-    for bad in ("AUGORIG+N", "AUGORIG+ROT", "AUGORIG+ROT+VARY(N)", "TUNE(CURATE(N))", "TUNE(TUNE(N))", "VARY(TUNE(N))",
+    assert _parse_method("ROT+TUNE(CURATE(N))", learned) == ("ROT", "N", False, True, True, False)
+    for bad in ("AUGORIG+N", "AUGORIG+ROT", "AUGORIG+ROT+VARY(N)", "AUGORIG+TUNE(CURATE(N))", "TUNE(TUNE(N))",
+                "VARY(TUNE(N))", "CURATE(VARY(N))",
                 "TUNE(VARY(X))", "ROT+AUGORIG+VARY(N)"):
         with pytest.raises(ValueError, match="AUGORIG\\+VARY"):
             _parse_method(bad, learned)
@@ -300,3 +302,61 @@ def test_bench_tuned_variation_by_cross_validation(tmp_path):
     with pytest.raises(ValueError, match="tune_scales"):
         BenchConfig("mnist", methods=("TUNE(VARY(V))",), models={"V": NoiseVary()}, allow_foreign_models=True,
                     tune_scales=(-1,))
+
+
+class Mislabelled(Noise):
+    """Bars drawn for the wrong class three times in four: curation is needed to make its samples useful."""
+
+    def sample(self, labels, *, generator=None):
+        flip = torch.rand(labels.shape[0], generator=generator) < 0.75
+        drawn = torch.where(flip, 1 - labels, labels)
+        x = torch.rand(labels.shape[0], 1, 12, 12, generator=generator) * 0.4
+        x[drawn == 0, :, :6] += 0.6
+        x[drawn == 1, :, 6:] += 0.6
+        return x
+
+
+class BarJudge(torch.nn.Module):
+    """A perfect judge for bars: logits from which half is brighter."""
+
+    def forward(self, x):
+        gap = x[:, :, :6].mean(dim=(1, 2, 3)) - x[:, :, 6:].mean(dim=(1, 2, 3))
+        return torch.stack([gap, -gap], dim=1) * 50
+
+
+@pytest.mark.filterwarnings("ignore:CuratedSampler")  # a quarter of the candidates pass: some classes run short
+def test_threshold_tuning_curates_mislabelled_samples():
+    result = choose_threshold(bars(), (Mislabelled(), BarJudge()), thresholds=(0, 0.5, 0.9), ratio=3, folds=3, seed=0,
+                              **TINY)
+    assert result.quantity == "threshold" and set(result.scores) == {0.0, 0.5, 0.9}
+    assert result.mean(0.0) < 0.5 < result.mean(0.5)  # uncurated: mostly wrong labels; curated: right ones
+    assert result.chosen == 0.5  # the smallest threshold within noise of the best
+    on_val = choose_threshold(bars(36), (Mislabelled(), BarJudge()), thresholds=(0, 0.9), ratio=3,
+                              val=bars(24, seed=1), seed=0, **TINY)
+    assert on_val.rule == "validation" and on_val.chosen == 0.9 and on_val.model is not None
+    folds = []
+    choose_threshold(bars(), lambda part, fold: folds.append(fold) or (Mislabelled(), BarJudge()), thresholds=(0, 0.5),
+                     folds=3, seed=0, **TINY)
+    assert folds == [0, 1, 2]
+    with pytest.raises(ValueError, match="thresholds must be probabilities"):
+        choose_threshold(bars(), (Mislabelled(), BarJudge()), thresholds=(0, 1.5), **TINY)
+    with pytest.raises(ValueError, match="ratio must be > 0"):
+        choose_threshold(bars(), (Mislabelled(), BarJudge()), ratio=0, **TINY)
+    with pytest.raises(TypeError, match="sampler, judge"):
+        choose_threshold(bars(), (BarJudge(), Mislabelled()), **TINY)
+
+
+@pytest.mark.filterwarnings("ignore:CuratedSampler")
+def test_bench_tuned_curation_records_threshold_and_acceptance(tmp_path):
+    bars_data(tmp_path)
+    common = dict(models={"M": Mislabelled()}, allow_foreign_models=True, tune_thresholds=(0, 0.5), synthetic_ratio=2,
+                  classifier="cnn", width=0.25, epochs=6, batch_size=16, patience=None)
+    on_val = BenchConfig(str(tmp_path), methods=("TUNE(CURATE(M))",), sizes=(40,), val_fraction=0.25, **common)
+    (record,) = run_protocol(on_val, tmp_path / "val", progress=False)
+    assert record["tuned"]["quantity"] == "threshold" and set(record["tuned"]["scores"]) == {"0.0", "0.5"}
+    assert ("acceptance_rate" in record) == (record["tuned"]["chosen"] == 0.5)  # the chosen run's curation counts
+    assert record["setup"]["tune_thresholds"] == [0, 0.5] and "curate_threshold" not in record["setup"]
+    kfold = BenchConfig(str(tmp_path), methods=("ROT+TUNE(CURATE(M))",), sizes=(30,), val_fraction=0.0, tune_folds=2,
+                        **common)
+    (record,) = run_protocol(kfold, tmp_path / "kfold", progress=False)
+    assert record["tuned"]["rule"] == "kfold" and all(len(v) == 2 for v in record["tuned"]["scores"].values())
