@@ -28,16 +28,11 @@ from learnedaug.train.objectives import (
     same_class_partners,
 )
 
-TINY = {
-    "cdcvae": dict(fc_dim=32, base_channels=8),
-    "cdcgan": dict(fc_dim=32, base_channels=8),
-    "classvae": dict(fc_dim=16, filters=8),
-    "dvae": dict(channels=(4, 8, 8, 16, 16), latent_dim=8),
-    "warpvae": dict(channels=(4, 8), grid=3),
-}
+from tests.models.tiny import TINY
 
 
 def tiny(family: str, seed: int = 0, **overrides):
+    """A freshly initialised tiny ``family`` model (``tests.models.tiny``'s sizes), untouched: no bank, default prior."""
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         return build_model(family, **{**TINY[family], **overrides})
