@@ -45,7 +45,8 @@ NAMES = {"ORIG": "CNN", "VAE": "VAE", "SHIFT-ROT": "AUG", "SHIFT-ROT+VAE": "AUG+
          "SHIFT-ROT+VARY(CVAE)": "AUG+VARY(CDCVAE)", "CURATE(VAE)": "curated VAE",
          "SHIFT-ROT+CURATE(VAE)": "AUG+curated VAE", "TUNE(VAE)": "tuned VAE", "SHIFT-ROT+TUNE(VAE)": "AUG+tuned VAE",
          "VARY(WARP)": "VARY(WarpVAE)", "SHIFT-ROT+VARY(WARP)": "AUG+VARY(WarpVAE)", "WARP": "WarpVAE samples",
-         "SHIFT-ROT+WARP": "AUG+WarpVAE samples"}
+         "SHIFT-ROT+WARP": "AUG+WarpVAE samples", "TUNE(VARY(WARP))": "tuned VARY(WarpVAE)",
+         "SHIFT-ROT+TUNE(VARY(WARP))": "AUG+tuned VARY(WarpVAE)"}
 SIZES = (50, 100, 250, 500, 1000)
 # Seed 001, Table 2, latent space 3: macro-F1 (%) per training size.
 PAPER = {
@@ -195,7 +196,9 @@ def report_markdown(records: list[dict], scale: str) -> str:
         f"{gen['batch_size']}, {'at most ' if validated else ''}{vae_epochs} (paper: adjusted manually per "
         "size), " + (f"per-class early stopping patience {gen['patience']} on the cell's 15 %, trained only on the "
                      "cell's 85 %." if validated else "trained on the whole cell."),
-        *[f"- {NAMES[m]}: learned variations (`LearnedVariation`, half of every batch) from a {spec['family']} "
+        *[f"- {NAMES[m]}: learned variations (`LearnedVariation`, half of every batch"
+          f"{', the scale chosen per cell among ' + str(setup['tune_scales']) + ' (0: none)' if 'TUNE(' in m else ''}) "
+          f"from a {spec['family']} "
           f"{spec['config']} trained per cell for {spec['epochs']} epochs (objective {spec['objective']})"
           + (", then AUG." if m.startswith("SHIFT-ROT+") else ", no classic transform.")
           for m, spec in _varied(records, setup)],

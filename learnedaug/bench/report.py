@@ -23,7 +23,8 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 def summarize(records: Sequence[Mapping], *, alpha: float = 0.01) -> str:
     """Markdown: accuracy and macro-F1 (%, mean ± std over seeds) per method and subset, and Wilcoxon tests on
     macro-F1 between methods, paired by (subset, seed): one table over every pair for the methods run on all of
-    them, and, when some methods ran on fewer, one over the pairs where every method has a result."""
+    them, and, when some methods ran on fewer, one over the pairs where every method has a result; then what every
+    TUNE run chose."""
     methods = list(dict.fromkeys(r["method"] for r in records))
     subsets = sorted({r["subset"] for r in records})
     by = defaultdict(list)
@@ -55,6 +56,14 @@ def summarize(records: Sequence[Mapping], *, alpha: float = 0.01) -> str:
         if len(names) >= 2 and len(on) >= 2:
             table = wilcoxon_table({m: [score[(m, *pair)] for pair in on] for m in names}, alpha=alpha)
             lines += [f"## Paired tests (macro-F1) over {where}", "", table.to_markdown(), ""]
+    tuned = [r for r in records if "tuned" in r]
+    if tuned:
+        lines += ["## What TUNE chose", "", "| method | subset | seed | quantity | chosen | rule |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {r['method']} | {r['subset']} | {r['seed']} | {r['tuned'].get('quantity', 'ratio')} | "
+                  f"{r['tuned']['chosen']:g} | {r['tuned']['rule']} |"
+                  for r in sorted(tuned, key=lambda r: (r["method"], r["subset"], r["seed"]))]
+        lines.append("")
     return "\n".join(lines)
 
 
