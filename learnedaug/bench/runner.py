@@ -208,10 +208,10 @@ def _ingredients(method: str, train: ImageSet, config: BenchConfig, seed: int, s
         augment = variation if transform is None else lambda x, y: transform(*variation(x, y))
         return _Ingredients(augment, None, repeats, tuned=tuned)
     sampler, curated = sampler_for(parsed.learned), None
-    threshold = config.curate_threshold if not parsed.tune or strength is None else strength
+    threshold = strength if parsed.tune and parsed.curate else config.curate_threshold  # a TUNE's strength is set now
     if parsed.curate and threshold > 0:
         sampler = curated = CuratedSampler(sampler, judge_for(parsed.baseline), threshold=threshold, on_starved="warn")
-    ratio = strength if parsed.tune and not parsed.curate and strength is not None else config.synthetic_ratio
+    ratio = strength if parsed.tune and not parsed.curate else config.synthetic_ratio
     extra = None if ratio == 0 else SyntheticDataset(sampler, size=max(1, round(ratio * len(train) * repeats)),
                                                       labels="balanced", seed=seed)
     return _Ingredients(transform, extra, repeats, curated, tuned, config.synthetic_weight)
