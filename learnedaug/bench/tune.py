@@ -1,5 +1,5 @@
-"""Choose how much synthetic data to add - including none - on a validation split, or by k-fold cross-validation
-when the subset is too small to hold one out.
+"""Choose how much learned augmentation to use - including none - on a validation split, or by k-fold
+cross-validation when the subset is too small to hold one out.
 
 A learned method should never end below its classic baseline by more than noise. The tuners train the classifier
 once per candidate strength - :func:`choose_ratio`: ``ratio`` times as many fresh class-balanced samples as real
@@ -44,9 +44,10 @@ SamplerFactory = Callable[[ImageSet, int], object]
 
 @dataclass(frozen=True)
 class TuneResult:
-    """``chosen``: the winning candidate of ``quantity`` (``"ratio"``, ``"scale"`` or ``"threshold"``); ``scores[candidate]``: held-out
-    macro-F1 per fold (same fold order for every candidate), or the one validation macro-F1 (``rule="validation"``,
-    with ``standard_error[candidate]`` of its gap to the best and the chosen run's ``model``)."""
+    """``chosen``: the winning candidate of ``quantity`` (``"ratio"``, ``"scale"`` or ``"threshold"``);
+    ``scores[candidate]``: held-out macro-F1 per fold (same fold order for every candidate), or the one validation
+    macro-F1 (``rule="validation"``, with ``standard_error[candidate]`` of its gap to the best and the chosen run's
+    ``model``)."""
 
     chosen: float
     scores: dict[float, list[float]]
@@ -59,14 +60,16 @@ class TuneResult:
         return sum(self.scores[candidate]) / len(self.scores[candidate])
 
     def to_dict(self) -> dict:
-        out = {"chosen": self.chosen, "quantity": self.quantity, "rule": self.rule, "scores": {str(r): s for r, s in self.scores.items()}}
+        out = {"chosen": self.chosen, "quantity": self.quantity, "rule": self.rule,
+               "scores": {str(r): s for r, s in self.scores.items()}}
         if self.standard_error is not None:
             out["standard_error"] = {str(r): round(se, 6) for r, se in self.standard_error.items()}
         return out
 
     def summary(self) -> str:
         """One line per candidate: mean macro-F1 (%) and the fold scores, or (validation) the gap's standard error."""
-        lines = [f"{self.quantity:>9}  mean macro-F1  " + ("folds" if self.standard_error is None else "SE of gap to best")]
+        detail = "folds" if self.standard_error is None else "SE of gap to best"
+        lines = [f"{self.quantity:>9}  mean macro-F1  {detail}"]
         for r, s in self.scores.items():
             mark = "  <- chosen" if r == self.chosen else ""
             detail = (" ".join(f"{100 * v:.1f}" for v in s) if self.standard_error is None
@@ -118,8 +121,8 @@ def choose_on_validation(models: Mapping[float, nn.Module], val: ImageSet, *, re
     """Pick among trained ``models`` (candidate ``quantity`` -> classifier) by macro-F1 on ``val`` with the 1-SE rule.
 
     The best candidate is the one with the highest validation macro-F1 (ties: the smaller one); the choice is the
-    smallest candidate whose gap to it is at most the standard deviation of that gap over ``resamples`` paired bootstrap
-    resamples of ``val`` (seeded by ``seed``). Returns a :class:`TuneResult` with ``rule="validation"`` and the chosen
+    smallest candidate whose gap to it is at most the standard deviation of that gap over ``resamples`` paired
+    bootstrap resamples of ``val`` (seeded by ``seed``). Returns a :class:`TuneResult` with ``rule="validation"`` and the chosen
     model.
     """
     if not models:
