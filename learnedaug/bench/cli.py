@@ -27,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output directory (results.jsonl, table.md, learning_curve.png)")
     parser.add_argument("--methods", type=_csv(str), default=BenchConfig.methods,
                         help=f"comma-separated: {','.join(BASELINES + CLASSIC)}, model names, VARY(MODEL), "
-                             "CURATE(MODEL), TUNE(MODEL), and CLASSIC+ any of those")
+                             "CURATE(MODEL), TUNE(MODEL) / TUNE(VARY(MODEL)) / TUNE(CURATE(MODEL)) (ratio / scale / "
+                             "threshold chosen per cell, 0 included), CLASSIC+ any of those, AUGORIG+VARY(MODEL)")
     sizes = parser.add_mutually_exclusive_group()
     sizes.add_argument("--sizes", type=_csv(int), help="class-balanced training sizes (default 50,100,250,500,1000)")
     sizes.add_argument("--fractions", type=_csv(float), help="nested fractions of the training split, e.g. 0.01,0.1,1")
