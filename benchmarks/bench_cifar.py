@@ -104,7 +104,18 @@ def report_markdown(records: list[dict], name: str) -> str:
         "(±25°) and BLUR (σ 0.25-2.25) a transformed copy, CDCVAE/CDCGAN as many class-balanced samples (paper: "
         "one fixed synthetic set).",
         *(["- CLASSIC+NAME (seed 001's AUG+VAE): the subset plus as many samples, the classic transform applied to "
-            "every training batch (real and synthetic images alike)."] if any("+" in m for m in by_method) else []),
+            "every training batch (real and synthetic images alike)."]
+          if any(m.partition("+")[0] in bench.CLASSIC for m in by_method) else []),
+        *(["- VARY(NAME): in every batch a share of the real images (`vary_p` = "
+            f"{records[0]['setup'].get('vary_p', 0.5):g}) is replaced by a learned variation of it, ORIG's steps; "
+            "AUGORIG+VARY(NAME): the same with every image twice per epoch, AUGORIG's steps."]
+          if any("VARY(" in m for m in by_method) else []),
+        *[f"- {r['method']}: the {r['tuned'].get('quantity', 'ratio')} chosen on the validation split (one classifier "
+          f"per candidate, candidate 0 the baseline's own run; smallest candidate within one bootstrap standard error "
+          f"of the best): " + ", ".join(f"{c}: {100 * v[0]:.2f} % validation macro-F1 (gap SE "
+                                        f"{100 * r['tuned']['standard_error'][c]:.2f})"
+                                        for c, v in r["tuned"]["scores"].items())
+          + f" -> **{r['tuned']['chosen']:g}**." for r in records if r.get("tuned", {}).get("rule") == "validation"],
         *[f"- {name}: {g['family']} {g['config'] or '(defaults: the InfoGAN nets, z 100)'} trained on the cell's "
           f"{records[0]['n_train']:,} training images only, {g['epochs']} epochs, batch {g['batch_size']} (paper: 500 "
           "epochs)." for name, g in gens.items() if name in used],
