@@ -43,6 +43,8 @@ LEVERS += [
     (50, "AUG + learned warps", WARP, "SHIFT-ROT+VARY(WARP)", ("SHIFT-ROT", "SHIFT-ROT+VAE")),
     (100, "learned warps alone, half of every batch", WARP, "VARY(WARP)", ("SHIFT-ROT", "ORIG")),  # VAE: seeds 0-2 only
     (100, "AUG + learned warps", WARP, "SHIFT-ROT+VARY(WARP)", ("SHIFT-ROT", "SHIFT-ROT+VAE")),
+    (50, "learned warps alone, scale tuned per cell (0 or 1, 3-fold CV)", ("seed001_mnist_budget_tune_vary",),
+     "TUNE(VARY(WARP))", ("SHIFT-ROT", "ORIG", "VAE")),
 ]
 
 
