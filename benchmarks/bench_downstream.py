@@ -153,6 +153,13 @@ def _varied(records: list[dict], setup: dict) -> list[tuple[str, dict]]:
     return [(m, setup["generators"][m.partition("VARY(")[2].rstrip(")")]) for m in _methods(records) if "VARY(" in m]
 
 
+def _steps(records: list[dict], spec: dict) -> str:
+    """How many optimizer steps ``spec``'s epochs are at the report's first size (an epoch is the full batches of the
+    cell, or one batch when the cell is smaller than a batch)."""
+    n = records[0]["n_train"]
+    return f"{spec['epochs'] * max(1, n // spec['batch_size']):,} steps of batch {spec['batch_size']} at {n} images"
+
+
 def _samples_per_image(ratio: float) -> str:
     return "as many" if ratio == 1 else f"{ratio:g}× as many"
 
@@ -199,8 +206,8 @@ def report_markdown(records: list[dict], scale: str) -> str:
         *[f"- {NAMES[m]}: learned variations (`LearnedVariation`, half of every batch"
           f"{', the scale chosen per cell among ' + str(setup['tune_scales']) + ' (0: none)' if 'TUNE(' in m else ''}) "
           f"from a {spec['family']} "
-          f"{spec['config']} trained per cell for {spec['epochs']} epochs (objective {spec['objective']})"
-          + (", then AUG." if m.startswith("SHIFT-ROT+") else ", no classic transform.")
+          f"{spec['config']} trained per cell for {spec['epochs']} epochs ({_steps(records, spec)}; objective "
+          f"{spec['objective']})" + (", then AUG." if m.startswith("SHIFT-ROT+") else ", no classic transform.")
           for m, spec in _varied(records, setup)],
         f"- VAE methods: the subset plus {_samples_per_image(setup['synthetic_ratio'])} class-balanced samples, "
         "regenerated every epoch. AUG: rotation 20°, "
