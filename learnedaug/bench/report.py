@@ -20,11 +20,17 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
     return float(t.mean()), (float(t.std()) if t.numel() > 1 else 0.0)
 
 
+def _format(values: Sequence[float]) -> str:
+    """``mean ± std`` (two decimals), the mean alone for one value."""
+    mean, std = _mean_std(values)
+    return f"{mean:.2f} ± {std:.2f}" if len(values) > 1 else f"{mean:.2f}"
+
+
 def summarize(records: Sequence[Mapping], *, alpha: float = 0.01) -> str:
     """Markdown: accuracy and macro-F1 (%, mean ± std over seeds) per method and subset, and Wilcoxon tests on
     macro-F1 between methods, paired by (subset, seed): one table over every pair for the methods run on all of
-    them, and, when some methods ran on fewer, one over the pairs where every method has a result; then what every
-    TUNE run chose."""
+    them, and, when some methods ran on fewer, one over the pairs where every method has a result (with the means it
+    compares); then what every TUNE run chose and the held-out scores it chose by."""
     methods = list(dict.fromkeys(r["method"] for r in records))
     subsets = sorted({r["subset"] for r in records})
     by = defaultdict(list)
@@ -38,11 +44,7 @@ def summarize(records: Sequence[Mapping], *, alpha: float = 0.01) -> str:
             cells = []
             for s in subsets:
                 runs = by.get((m, s), [])
-                if runs:
-                    mean, std = _mean_std([100 * r[metric] for r in runs])
-                    cells.append(f"{mean:.2f} ± {std:.2f}" if len(runs) > 1 else f"{mean:.2f}")
-                else:
-                    cells.append("–")
+                cells.append(_format([100 * r[metric] for r in runs]) if runs else "–")
             lines.append(f"| {m} | " + " | ".join(cells) + " |")
         lines.append("")
     score = {(r["method"], r["subset"], r["seed"]): r["macro_f1"] for r in records}
@@ -56,12 +58,18 @@ def summarize(records: Sequence[Mapping], *, alpha: float = 0.01) -> str:
         if len(names) >= 2 and len(on) >= 2:
             table = wilcoxon_table({m: [score[(m, *pair)] for pair in on] for m in names}, alpha=alpha)
             lines += [f"## Paired tests (macro-F1) over {where}", "", table.to_markdown(), ""]
+            if on is complete and len(everywhere) < len(methods):  # the means those tests compare
+                lines += ["| method | macro-F1 (%) on these pairs |", "|---|---|"]
+                lines += [f"| {m} | {_format([100 * score[(m, *pair)] for pair in on])} |" for m in names] + [""]
     tuned = [r for r in records if "tuned" in r]
     if tuned:
-        lines += ["## What TUNE chose", "", "| method | subset | seed | quantity | chosen | rule |",
-                  "|---|---|---|---|---|---|"]
+        lines += ["## What TUNE chose", "", "held-out macro-F1 (%) per candidate: one per fold (k-fold) or the validation "
+                  "split's", "", "| method | subset | seed | quantity | chosen | rule | held-out macro-F1 per candidate |",
+                  "|---|---|---|---|---|---|---|"]
         lines += [f"| {r['method']} | {r['subset']} | {r['seed']} | {r['tuned'].get('quantity', 'ratio')} | "
-                  f"{r['tuned']['chosen']:g} | {r['tuned']['rule']} |"
+                  f"{r['tuned']['chosen']:g} | {r['tuned']['rule']} | "
+                  + "; ".join(f"{float(c):g}: " + " ".join(f"{100 * v:.1f}" for v in vs)
+                              for c, vs in r["tuned"]["scores"].items()) + " |"
                   for r in sorted(tuned, key=lambda r: (r["method"], r["subset"], r["seed"]))]
         lines.append("")
     return "\n".join(lines)

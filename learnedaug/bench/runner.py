@@ -59,7 +59,7 @@ from ..train.objectives import objective_for
 from ..transforms import LearnedVariation
 from .report import plot_learning_curves, summarize
 from .spec import BenchConfig, GeneratorSpec, _classic, _is_zoo_name, _parse_method
-from .tune import TuneResult, choose_on_validation, choose_ratio, choose_scale, choose_threshold
+from .tune import TuneResult, _then, choose_on_validation, choose_ratio, choose_scale, choose_threshold
 
 
 def _sha256(t: torch.Tensor) -> str:
@@ -205,8 +205,7 @@ def _ingredients(method: str, train: ImageSet, config: BenchConfig, seed: int, s
         if scale == 0:
             return _Ingredients(transform, None, repeats, tuned=tuned)
         variation = LearnedVariation(sampler_for(parsed.learned), scale=scale, p=config.vary_p, generator=seed)
-        augment = variation if transform is None else lambda x, y: transform(*variation(x, y))
-        return _Ingredients(augment, None, repeats, tuned=tuned)
+        return _Ingredients(_then(variation, transform), None, repeats, tuned=tuned)
     sampler, curated = sampler_for(parsed.learned), None
     threshold = strength if parsed.tune and parsed.curate else config.curate_threshold  # a TUNE's strength is set now
     if parsed.curate and threshold > 0:

@@ -146,8 +146,8 @@ def _candidates(values: Sequence[float], name: str) -> list[float]:
     return values
 
 
-# (get_model, candidate, n_fit, repeats, seed) -> (online augment, extra dataset) of one classifier run; get_model()
-# gives the (fold's) model and is called only by candidates that use it
+# (get_model, candidate, n_fit, repeats, seed) -> (learned online augment or None, extra dataset or None) of one
+# classifier run; get_model() gives the (fold's) model and is called only by candidates that use it
 Setup = Callable[[Callable[[], object], float, int, int, int], tuple[Augment | None, Dataset | None]]
 
 
@@ -166,23 +166,35 @@ def _model_getter(model: object, is_model: Callable[[object], bool], needs: str,
     return get
 
 
+def _then(first: Augment | None, second: Augment | None) -> Augment | None:
+    """``first``, then ``second`` (either may be None)."""
+    if first is None or second is None:
+        return first or second
+    return lambda x, y: second(*first(x, y))
+
+
 def _choose(train: ImageSet, model: object, quantity: str, candidates: list[float], setup: Setup,
-            is_model: Callable[[object], bool], needs: str, *, val: ImageSet | None, folds: int, classifier: str,
-            epoch_size: int | None, repeats: int, seed: int, progress: bool, **train_kwargs: object) -> TuneResult:
-    """The shared loop of the tuners: one classifier per candidate (``setup`` says what it trains with) on ``train``
-    scored on ``val``, or per (fold, candidate) by k-fold cross-validation with ``model`` - or a factory
-    ``(fit_part, fold) -> model`` - per fold."""
+            is_model: Callable[[object], bool], needs: str, *, val: ImageSet | None = None, folds: int = 3,
+            augment: Augment | None = None, classifier: str = "cnn", epoch_size: int | None = None, repeats: int = 1,
+            seed: int = 0, progress: bool = False, **train_kwargs: object) -> TuneResult:
+    """The shared loop of the tuners: one classifier per candidate (``setup`` says what the learned part adds; the
+    classic ``augment`` runs after it) on ``train`` scored on ``val``, or per (fold, candidate) by k-fold
+    cross-validation with ``model`` - or a factory ``(fit_part, fold) -> model`` - per fold. Options: see
+    :func:`choose_ratio`."""
     copies = check_int(repeats, "repeats", min=1)
+
+    def fit(part: ImageSet, stop_on: ImageSet | None, get_model: Callable[[], object], c: float, run_seed: int):
+        shows = copies * (1 if epoch_size is None else -(-epoch_size // len(part)))
+        learned, extra = setup(get_model, c, len(part), shows, run_seed)
+        kwargs = train_kwargs if stop_on is not None else {**train_kwargs, "patience": None}
+        return train_classifier(classifier, part, stop_on, augment=_then(learned, augment), extra_dataset=extra,
+                                repeats=shows, num_classes=train.num_classes, seed=run_seed, progress=progress,
+                                **kwargs)[0]
+
     if val is not None:
         if not is_model(model):
             raise TypeError(f"with val, pass {needs} trained on train, not a factory; got {type(model).__name__}")
-        repeats = copies * (1 if epoch_size is None else -(-epoch_size // len(train)))
-        models = {}
-        for c in candidates:
-            augment, extra = setup(lambda: model, c, len(train), repeats, seed)
-            models[c], _ = train_classifier(classifier, train, val, augment=augment, extra_dataset=extra,
-                                            repeats=repeats, num_classes=train.num_classes, seed=seed,
-                                            progress=progress, **train_kwargs)
+        models = {c: fit(train, val, lambda: model, c, seed) for c in candidates}
         return choose_on_validation(models, val, seed=seed, quantity=quantity)
     folds = check_int(folds, "folds", min=2)
     if int(torch.bincount(train.labels).min()) < folds:
@@ -192,19 +204,11 @@ def _choose(train: ImageSet, model: object, quantity: str, candidates: list[floa
     parts = stratified_folds(train.labels, folds, seed=seed)
     for f, held_out in enumerate(parts):
         fit_part = train.subset(torch.cat([p for i, p in enumerate(parts) if i != f]).sort().values)
-        repeats = copies * (1 if epoch_size is None else -(-epoch_size // len(fit_part)))
         get_model = _model_getter(model, is_model, needs, fit_part, f)
         for c in candidates:
-            augment, extra = setup(get_model, c, len(fit_part), repeats, seed + f)
-            trained, _ = train_classifier(classifier, fit_part, None, augment=augment, extra_dataset=extra,
-                                          repeats=repeats, patience=None, num_classes=train.num_classes, seed=seed + f,
-                                          progress=progress, **train_kwargs)
+            trained = fit(fit_part, None, get_model, c, seed + f)
             scores[c].append(evaluate(trained, train.subset(held_out))["macro_f1"])
     return TuneResult(one_standard_error_choice(scores), scores, quantity=quantity)
-
-
-def _then(first: Augment, second: Augment | None) -> Augment:
-    return first if second is None else lambda x, y: second(*first(x, y))
 
 
 def choose_ratio(
@@ -245,37 +249,24 @@ def choose_ratio(
     def setup(get_sampler, ratio, n, repeats, seed):
         extra = None if ratio == 0 else SyntheticDataset(get_sampler(), size=max(1, round(ratio * n * repeats)),
                                                           labels="balanced", seed=seed)
-        return augment, extra
+        return None, extra
 
     return _choose(train, sampler, "ratio", _candidates(ratios, "ratios"), setup,
                    lambda m: isinstance(m, ConditionalSampler), "a sampler (num_classes, image_shape, sample(labels, "
-                   "generator=))", val=val, folds=folds, classifier=classifier, epoch_size=epoch_size,
-                   repeats=repeats, seed=seed, progress=progress, **train_kwargs)
+                   "generator=))", val=val, folds=folds, augment=augment, classifier=classifier,
+                   epoch_size=epoch_size, repeats=repeats, seed=seed, progress=progress, **train_kwargs)
 
 
-def choose_scale(
-    train: ImageSet,
-    model: object | SamplerFactory,
-    *,
-    scales: Sequence[float] = (0.0, 0.5, 1.0),
-    p: float = 0.5,
-    val: ImageSet | None = None,
-    folds: int = 3,
-    augment: Augment | None = None,
-    classifier: str = "cnn",
-    epoch_size: int | None = None,
-    repeats: int = 1,
-    seed: int = 0,
-    progress: bool = False,
-    **train_kwargs: object,
-) -> TuneResult:
+def choose_scale(train: ImageSet, model: object | SamplerFactory, *, scales: Sequence[float] = (0.0, 0.5, 1.0),
+                 p: float = 0.5, **options: object) -> TuneResult:
     """Choose the strength of ``model``'s learned variations (:class:`~learnedaug.transforms.LearnedVariation`, a
     share ``p`` of every batch varied, then ``augment``) for ``train``, the way :func:`choose_ratio` chooses a ratio.
 
     ``scales``: candidates >= 0, passed to ``model.vary`` as ``scale`` - except **0, which means no learned variation
     at all** (``augment`` alone: the classic baseline), not the model's scale-0 output (a VAE's reconstruction, a
     WarpVAE's mean warp). ``model``: anything with ``vary`` (a VAE, a WarpVAE) that never saw the held-out images, or a
-    factory ``(fit_part, fold) -> model``. Everything else as in :func:`choose_ratio`.
+    factory ``(fit_part, fold) -> model``. ``options``: :func:`choose_ratio`'s (``val``, ``folds``, ``augment``,
+    ``classifier``, ``epoch_size``, ``repeats``, ``seed``, ``progress``, then train_classifier's).
     """
     if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 < p <= 1:
         raise ValueError(f"p must be a probability in (0, 1], got {p!r}")
@@ -284,31 +275,15 @@ def choose_scale(
                         f"factory (fit_part, fold) -> model, got {type(model).__name__}")
 
     def setup(get_model, scale, n, repeats, seed):
-        if scale == 0:
-            return augment, None
-        return _then(LearnedVariation(get_model(), scale=scale, p=p, generator=seed), augment), None
+        return (None if scale == 0 else LearnedVariation(get_model(), scale=scale, p=p, generator=seed)), None
 
     return _choose(train, model, "scale", _candidates(scales, "scales"), setup, lambda m: isinstance(m, Encoder),
-                   "a model with vary()", val=val, folds=folds, classifier=classifier, epoch_size=epoch_size,
-                   repeats=repeats, seed=seed, progress=progress, **train_kwargs)
+                   "a model with vary()", **options)
 
 
-def choose_threshold(
-    train: ImageSet,
-    models: tuple[object, object] | SamplerFactory,
-    *,
-    thresholds: Sequence[float] = (0.0, 0.5, 0.9),
-    ratio: float = 1.0,
-    val: ImageSet | None = None,
-    folds: int = 3,
-    augment: Augment | None = None,
-    classifier: str = "cnn",
-    epoch_size: int | None = None,
-    repeats: int = 1,
-    seed: int = 0,
-    progress: bool = False,
-    **train_kwargs: object,
-) -> TuneResult:
+def choose_threshold(train: ImageSet, models: tuple[object, object] | SamplerFactory, *,
+                     thresholds: Sequence[float] = (0.0, 0.5, 0.9), ratio: float = 1.0,
+                     **options: object) -> TuneResult:
     """Choose the judge threshold of curated samples (:class:`~learnedaug.mixing.CuratedSampler`: a sample is kept
     when the judge gives its label at least that probability; ``ratio`` samples per real image) for ``train``, the
     way :func:`choose_ratio` chooses a ratio.
@@ -316,8 +291,8 @@ def choose_threshold(
     ``thresholds``: candidates in [0, 1]; **0 keeps every sample** (no curation), so the 1-SE rule curates only when
     curation measurably helps. ``models``: a ``(sampler, judge)`` pair - a generator and a classifier
     (images -> logits) that never saw the held-out images - or a factory ``(fit_part, fold) -> (sampler, judge)``.
-    Starved classes warn (:class:`~learnedaug.mixing.CuratedSampler` ``on_starved="warn"``). Everything else as in
-    :func:`choose_ratio`.
+    Starved classes warn (:class:`~learnedaug.mixing.CuratedSampler` ``on_starved="warn"``). ``options``:
+    :func:`choose_ratio`'s.
     """
     if not ratio > 0:
         raise ValueError(f"ratio must be > 0 (curation filters samples), got {ratio!r}")
@@ -336,8 +311,6 @@ def choose_threshold(
         sampler, judge = get_pair()
         if threshold > 0:
             sampler = CuratedSampler(sampler, judge, threshold=threshold, on_starved="warn")
-        return augment, SyntheticDataset(sampler, size=max(1, round(ratio * n * repeats)), labels="balanced", seed=seed)
+        return None, SyntheticDataset(sampler, size=max(1, round(ratio * n * repeats)), labels="balanced", seed=seed)
 
-    return _choose(train, models, "threshold", candidates, setup, is_pair, "a (sampler, judge) pair", val=val,
-                   folds=folds, classifier=classifier, epoch_size=epoch_size, repeats=repeats, seed=seed,
-                   progress=progress, **train_kwargs)
+    return _choose(train, models, "threshold", candidates, setup, is_pair, "a (sampler, judge) pair", **options)

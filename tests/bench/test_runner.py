@@ -290,6 +290,8 @@ def test_summarize_tests_methods_run_everywhere_on_all_pairs_and_all_methods_on_
     assert "over every (subset, seed)" in everywhere and "| C |" not in everywhere
     assert "n = 6 paired scores" in everywhere and "p=0.0312" in everywhere
     assert "| C |" in common and "n = 2 paired scores" in common
+    # the means the common-pair tests compare: (50, 0) and (50, 1) only - A 50.00, B 54.00 ± 1.41, C 60.00
+    assert "| A | 50.00 ± 0.00 |" in common and "| B | 54.00 ± 1.41 |" in common and "| C | 60.00 ± 0.00 |" in common
 
 
 TINY_VAE = "classvae:latent_dim=2,fc_dim=8,filters=4,epochs=2,batch_size=16"

@@ -290,7 +290,9 @@ def test_bench_tuned_variation_reuses_augorig_as_scale_0_and_records_its_choice(
     assert tuned["tuned"]["chosen"] == 0 and tuned["macro_f1"] == augorig["macro_f1"]  # noise off: AUGORIG's run
     assert tuned["setup"]["tune_scales"] == [0, 1] and "tune_ratios" not in tuned["setup"]
     table = (tmp_path / "out" / "table.md").read_text()
-    assert "## What TUNE chose" in table and "| AUGORIG+TUNE(VARY(V)) | 40 | 0 | scale | 0 | validation |" in table
+    scores = tuned["tuned"]["scores"]
+    assert "## What TUNE chose" in table and ("| AUGORIG+TUNE(VARY(V)) | 40 | 0 | scale | 0 | validation | "
+                                             f"0: {100 * scores['0.0'][0]:.1f}; 1: {100 * scores['1.0'][0]:.1f} |") in table
 
 
 def test_bench_tuned_variation_by_cross_validation(tmp_path):
